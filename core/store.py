@@ -1,0 +1,159 @@
+"""The SQLite store in WAL mode: one writer connection (writes serialised by a lock, so two tasks
+never share a transaction) and one reader connection (reads never wait behind a long write).
+
+Migrations are the ordered `migrations/NNNN_*.sql` files; each runs in one transaction together
+with the `PRAGMA user_version` bump, so a crash mid-migration leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration, in order; versions run 1..N without gaps."""
+    found = []
+    for entry in resources.files("dupeless.core.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [version for version, _, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migration versions must be 1..N without gaps, found {versions}")
+    return found
+
+
+def latest_version() -> int:
+    """The schema version this code expects."""
+    return len(migrations())
+
+
+def utcnow() -> str:
+    """The current instant as the ISO string every timestamp column stores (UTC, milliseconds)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Store:
+    """The application's database: `await Store.open(path)`, then `await store.close()`."""
+
+    def __init__(self, conn: aiosqlite.Connection, reader: aiosqlite.Connection, path: Path):
+        self.conn = conn
+        self.reader = reader
+        self.path = path
+        self.write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, *, busy_timeout_ms: int = 5000, migrate: bool = True
+    ) -> Store:
+        """Open (creating the file and folder if needed), set the pragmas, migrate to the latest."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await _connect(path, busy_timeout_ms)
+        await _run(conn, "PRAGMA journal_mode = WAL")
+        store = cls(conn, await _connect(path, busy_timeout_ms), path)
+        if migrate:
+            await store.migrate()
+        return store
+
+    async def close(self) -> None:
+        await self.reader.close()
+        await self.conn.close()
+
+    async def schema_version(self) -> int:
+        async with self.reader.execute("PRAGMA user_version") as cursor:
+            (version,) = await cursor.fetchone()
+        return version
+
+    async def migrate(self, target: int | None = None) -> list[int]:
+        """Apply each migration above the current version (up to `target`); return those applied."""
+        current = await self.schema_version()
+        target = latest_version() if target is None else target
+        if current > latest_version():
+            raise RuntimeError(
+                f"database {self.path} has schema version {current}, newer than this dupeless"
+                f" understands ({latest_version()}); upgrade dupeless"
+            )
+        applied = []
+        async with self.write_lock:
+            for version, _name, sql in migrations():
+                if current < version <= target:
+                    await self._apply(version, sql)
+                    applied.append(version)
+        return applied
+
+    async def _apply(self, version: int, sql: str) -> None:
+        script = f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+        try:
+            await self.conn.executescript(script)
+        except BaseException:
+            if self.conn.in_transaction:
+                await self.conn.rollback()
+            raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (BEGIN IMMEDIATE): committed on success, rolled back on any error.
+
+        Read through the yielded connection inside it to see its own uncommitted writes.
+        """
+        async with self.write_lock:
+            await _run(self.conn, "BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.rollback()
+                raise
+            else:
+                await self.conn.commit()
+
+    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        async with self.reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        async with self.reader.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """Run one write statement on its own; return the number of rows it changed."""
+        async with self.write_lock, self.conn.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    async def tables(self) -> list[str]:
+        rows = await self.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY name"
+        )
+        return [row[0] for row in rows]
+
+
+async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await _run(conn, "PRAGMA synchronous = NORMAL")
+    await _run(conn, "PRAGMA foreign_keys = ON")
+    await _run(conn, f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    return conn
+
+
+async def _run(conn: aiosqlite.Connection, sql: str) -> None:
+    """Execute and close the cursor at once: an unread result would keep the database locked."""
+    async with conn.execute(sql):
+        pass

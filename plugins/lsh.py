@@ -1,0 +1,143 @@
+"""The `lsh` candidate stage: locality-sensitive hashing over MinHash signatures (banding).
+
+A signature of `num_permutations` values is cut into `num_bands` bands of `rows` values; two
+documents become a candidate pair when all values of at least one band agree. For a pair with
+Jaccard similarity J that happens with probability 1 - (1 - J**rows)**num_bands, an S-curve whose
+midpoint is near (1 / num_bands) ** (1 / rows): 0.65 for the contract's 32 bands x 8 rows.
+
+This module holds the pure math (band hashes, candidate pairs of an in-memory batch) and
+`LshIndex`, which keeps the same band hashes and answers the same question one document at a
+time. It lives in memory for now; persisting it in the store is the next step (the hook already
+receives the store).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from dupeless.core.hookspecs import hookimpl
+
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+def rows_per_band(num_permutations: int, num_bands: int) -> int:
+    """Rows in each band; a ValueError naming both settings when the bands do not divide evenly."""
+    if num_bands <= 0 or num_permutations % num_bands:
+        raise ValueError(
+            f"num_bands ({num_bands}) must divide num_permutations ({num_permutations}) evenly"
+        )
+    return num_permutations // num_bands
+
+
+def band_hashes(signatures: np.ndarray, num_bands: int) -> np.ndarray:
+    """One int64 hash per band: an (n x num_bands) matrix. Equal bands give equal hashes.
+
+    The band index is mixed in, so equal values in different bands never collide.
+    """
+    rows, width = signatures.shape
+    per_band = rows_per_band(width, num_bands)
+    values = signatures.astype(np.uint64).reshape(rows, num_bands, per_band)
+    hashes = np.broadcast_to(np.arange(num_bands, dtype=np.uint64), (rows, num_bands)).copy()
+    for column in range(per_band):
+        hashes = (hashes * _MULTIPLIER) ^ values[:, :, column]
+        hashes ^= hashes >> np.uint64(29)
+    return hashes.view(np.int64)
+
+
+def candidate_pairs(hashes: np.ndarray, ids: np.ndarray | list[int]) -> np.ndarray:
+    """Every pair of ids that shares at least one band: an (m x 2) int64 array, lower id first.
+
+    Sorts each band's hashes and pairs the members of every run of equal hashes, all in numpy.
+    A run of k documents yields k*(k-1)/2 pairs, so a band shared by a huge run (texts without
+    shingles) must be kept out by the caller, as the host does with texts under `min_words`.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    found = [_pairs_in_column(hashes[:, band], ids) for band in range(hashes.shape[1])]
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    pairs = np.concatenate(found)
+    return np.unique(pairs, axis=0) if len(pairs) else pairs
+
+
+def _pairs_in_column(column: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    order = np.argsort(column, kind="stable")
+    values = column[order]
+    members = ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    sizes = np.diff(np.append(starts, len(values)))
+    shared = sizes > 1
+    starts, sizes = starts[shared], sizes[shared]
+    if not len(starts):
+        return np.empty((0, 2), dtype=np.int64)
+    # For a run of size k, pair member i with members i+1..k-1: enumerate (run, i, j) offsets.
+    per_run = sizes * (sizes - 1) // 2
+    run = np.repeat(np.arange(len(starts)), per_run)
+    rank = np.arange(per_run.sum()) - np.repeat(np.cumsum(per_run) - per_run, per_run)
+    size = sizes[run]
+    # Invert rank -> (i, j) with i < j inside a run of `size`, row by row of the upper triangle.
+    before = _triangle_row(rank, size)
+    first = starts[run] + before
+    row_start = before * (2 * size - before - 1) // 2
+    second = first + 1 + (rank - row_start)
+    a, b = members[first], members[second]
+    return np.stack((np.minimum(a, b), np.maximum(a, b)), axis=1)
+
+
+def _triangle_row(rank: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Row i of the upper triangle (size x size, no diagonal) that holds pair number `rank`."""
+    # Row i starts at i*(2*size-i-1)/2; solve the quadratic, then correct rounding by one step.
+    n = 2 * size - 1
+    row = np.floor((n - np.sqrt(n.astype(np.float64) ** 2 - 8 * rank)) / 2).astype(np.int64)
+    row = np.maximum(row, 0)
+    start = row * (2 * size - row - 1) // 2
+    row -= start > rank
+    following = (row + 1) * (2 * size - row - 2) // 2
+    row += following <= rank
+    return row
+
+
+class LshIndex:
+    """Band hash -> document ids, per band: `query` costs one dictionary lookup per band."""
+
+    def __init__(self, num_bands: int):
+        self.num_bands = num_bands
+        self._buckets: list[defaultdict[int, set[int]]] = [
+            defaultdict(set) for _ in range(num_bands)
+        ]
+        self._bands: dict[int, np.ndarray] = {}
+
+    async def add(self, document_ids: list[int], signatures: np.ndarray) -> None:
+        await self.remove([i for i in document_ids if i in self._bands])
+        for document, row in zip(
+            document_ids, band_hashes(signatures, self.num_bands), strict=True
+        ):
+            self._bands[document] = row
+            for band, value in enumerate(row.tolist()):
+                self._buckets[band][value].add(document)
+
+    async def remove(self, document_ids: list[int]) -> None:
+        for document in document_ids:
+            row = self._bands.pop(document, None)
+            if row is None:
+                continue
+            for band, value in enumerate(row.tolist()):
+                bucket = self._buckets[band][value]
+                bucket.discard(document)
+                if not bucket:
+                    del self._buckets[band][value]
+
+    async def query(self, signature: np.ndarray) -> set[int]:
+        row = band_hashes(np.asarray(signature).reshape(1, -1), self.num_bands)[0]
+        found: set[int] = set()
+        for band, value in enumerate(row.tolist()):
+            found |= self._buckets[band].get(value, set())
+        return found
+
+
+@hookimpl
+def dupeless_candidate_index(settings: Any, plugin_config: dict[str, Any], store: Any) -> LshIndex:
+    dedup = settings.dedup
+    rows_per_band(dedup.num_permutations, dedup.num_bands)
+    return LshIndex(dedup.num_bands)

@@ -1,0 +1,56 @@
+"""The `ocr` normaliser: one canonical form of OCR'd text that every later stage compares.
+
+Steps, in order: Unicode NFKC (ligatures, full-width digits, non-breaking spaces), casefold
+(`ß` -> `ss`, `Straße` == `STRASSE`), rejoin words hyphenated at a line end (`Rech-\\nnung`),
+drop punctuation, collapse whitespace to single spaces.
+
+Punctuation between two digits is kept (`03.04.2024`, `1.234,56`, `12:30`, `2024-04-03`) so that
+numbers stay one token and differing amounts stay different words. Everything else that is not a
+letter or a digit becomes a space. The template-penalty scorer does not rely on this: it reads
+the raw content, where currency signs and month names with their dots are still intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from dupeless.core.hookspecs import hookimpl
+
+# A hyphen at the end of a line: the OCR kept the typesetter's break (`Rech-\nnung`).
+_LINE_HYPHEN = re.compile(r"[-\u00ad][ \t]*\n\s*")
+# A word: letters and digits, with `.,:/-` kept only between two digits (dates, amounts, times).
+_WORD = re.compile(r"[^\W_]+(?:(?<=\d)[.,:/\-](?=\d)[^\W_]+)*")
+
+
+def normalise(text: str) -> str:
+    """Return the canonical form of one text (see the module docstring for the rules)."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _LINE_HYPHEN.sub(_rejoin, text) if "\n" in text else text
+    return " ".join(_WORD.findall(text))
+
+
+def _rejoin(match: re.Match[str]) -> str:
+    """Drop a line-end hyphen between two letters; keep it as a space otherwise (`2024-\n05`)."""
+    start, end = match.span()
+    text = match.string
+    letters = start > 0 and end < len(text) and text[start - 1].isalpha() and text[end].isalpha()
+    return "" if letters else " "
+
+
+def word_count(text: str) -> int:
+    """Number of whitespace-separated words (of the normalised text, or of raw content)."""
+    return len(text.split())
+
+
+def content_hash(normalised: str) -> str:
+    """SHA-256 hex of the normalised text: equal hashes are the exact-duplicate tier."""
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+@hookimpl
+def dupeless_normalise(texts: list[str]) -> list[str]:
+    return [normalise(text) for text in texts]

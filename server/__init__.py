@@ -1,0 +1,1 @@
+"""dupeless' REST API: a Starlette app, one module per resource."""

@@ -1,0 +1,24 @@
+from dupeless.plugins.ocr_normaliser import content_hash, dupeless_normalise, normalise, word_count
+
+
+def test_unicode_case_and_hyphenation_fold_to_one_form():
+    assert normalise("Rech-\nnung über ﬁve STRASSE") == normalise("Rechnung ÜBER five Straße")
+    assert normalise("Rech-\nnung") == "rechnung"
+
+
+def test_punctuation_goes_but_number_separators_stay():
+    text = "Betrag: 1.234,56 € am 03.04.2024 um 12:30 (Nr. 2024-001)!"
+    assert normalise(text) == "betrag 1.234,56 am 03.04.2024 um 12:30 nr 2024-001"
+
+
+def test_whitespace_collapses_and_empty_stays_empty():
+    assert normalise("  a \t\n\n b  ") == "a b"
+    assert normalise("") == ""
+    assert normalise("-- !! --") == ""
+
+
+def test_hook_keeps_order_and_helpers():
+    assert dupeless_normalise(["B", "a"]) == ["b", "a"]
+    assert word_count("one two  three") == 3
+    assert content_hash("x") == content_hash("x") != content_hash("y")
+    assert len(content_hash("x")) == 64

@@ -1,0 +1,122 @@
+"""The store: pragmas, migrations from empty and from every earlier version, atomic upgrades."""
+
+from __future__ import annotations
+
+import pytest
+from dupeless.core.store import Store, latest_version, migrations
+
+
+async def schema(store: Store) -> list[tuple[str, str]]:
+    rows = await store.fetchall(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+    )
+    return [(row["name"], row["sql"]) for row in rows]
+
+
+async def test_pragmas(store):
+    assert await store.fetchval("PRAGMA journal_mode") == "wal"
+    assert await store.fetchval("PRAGMA foreign_keys") == 1
+    assert await store.fetchval("PRAGMA busy_timeout") == 5000
+    assert await store.schema_version() == latest_version()
+
+
+async def test_required_tables_exist(store):
+    assert {
+        "documents",
+        "content",
+        "signatures",
+        "candidate_bands",
+        "duplicate_groups",
+        "group_members",
+        "pair_scores",
+        "pair_decisions",
+        "jobs",
+        "app_config",
+        "sync_state",
+        "hook_events",
+    } <= set(await store.tables())
+
+
+@pytest.mark.parametrize("start", range(latest_version()))
+async def test_upgrade_from_every_earlier_version(tmp_path, start):
+    fresh = await Store.open(tmp_path / "fresh.db")
+    old = await Store.open(tmp_path / "old.db", migrate=False)
+    try:
+        await old.migrate(target=start)
+        assert await old.schema_version() == start
+        if start >= 1:  # data written under the old schema survives the upgrade
+            await old.execute(
+                "INSERT INTO documents (id, title, fingerprint, synced_at)"
+                " VALUES (7, 'x', 'f', 'now')"
+            )
+        applied = await old.migrate()
+        assert applied == list(range(start + 1, latest_version() + 1))
+        assert await schema(old) == await schema(fresh)
+        if start >= 1:
+            assert await old.fetchval("SELECT title FROM documents WHERE id = 7") == "x"
+    finally:
+        await old.close()
+        await fresh.close()
+
+
+async def test_reopening_applies_nothing(settings):
+    store = await Store.open(settings.database_path)
+    await store.close()
+    store = await Store.open(settings.database_path)
+    try:
+        assert await store.migrate() == []
+    finally:
+        await store.close()
+
+
+async def test_a_failing_migration_leaves_the_previous_version(tmp_path):
+    store = await Store.open(tmp_path / "x.db", migrate=False)
+    try:
+        version, _, sql = migrations()[0]
+        with pytest.raises(Exception, match="no such table"):
+            await store._apply(version, sql + "\nINSERT INTO no_such_table VALUES (1);")
+        assert await store.schema_version() == 0
+        assert await store.tables() == []
+    finally:
+        await store.close()
+
+
+async def test_a_newer_database_is_refused(tmp_path):
+    store = await Store.open(tmp_path / "x.db")
+    await store.execute(f"PRAGMA user_version = {latest_version() + 1}")
+    try:
+        with pytest.raises(RuntimeError, match="newer than this dupeless"):
+            await store.migrate()
+    finally:
+        await store.close()
+
+
+async def test_transaction_rolls_back_on_error(store):
+    with pytest.raises(ValueError):
+        async with store.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO app_config (key, value, updated_at) VALUES ('a', '1', 'now')"
+            )
+            raise ValueError("boom")
+    assert await store.fetchval("SELECT COUNT(*) FROM app_config") == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("SELECT id FROM documents WHERE correspondent = 'x'", "documents_correspondent"),
+        ("SELECT id FROM documents WHERE document_type = 'x'", "documents_document_type"),
+        ("SELECT id FROM documents WHERE processing_status = 'pending'", "documents_processing"),
+        ("SELECT document_id FROM document_tags WHERE tag = 'x'", "document_tags_tag"),
+        ("SELECT id FROM duplicate_groups WHERE status = 'pending' ORDER BY confidence", "status"),
+        ("SELECT id FROM duplicate_groups ORDER BY created_at", "duplicate_groups_created_at"),
+        ("SELECT id FROM duplicate_groups ORDER BY member_count", "duplicate_groups_member_count"),
+        ("SELECT id FROM jobs WHERE type = 'sync' ORDER BY created_at", "jobs_type_created"),
+        ("SELECT id FROM jobs WHERE status = 'failed' ORDER BY created_at", "jobs_status_created"),
+        ("SELECT group_id FROM group_members WHERE document_id = 1", "group_members_document"),
+        ("SELECT id FROM hook_events WHERE status = 'pending' ORDER BY id", "hook_events_status"),
+    ],
+)
+async def test_api_filters_and_sorts_use_an_index(store, query, index):
+    plan = " ".join(row["detail"] for row in await store.fetchall(f"EXPLAIN QUERY PLAN {query}"))
+    assert index in plan, plan
