@@ -24,25 +24,28 @@ from dupeless.core.hookspecs.score import ScoreComponent
 from dupeless.core.models import AnalysedDocument, ScoringPair
 from dupeless.core.scoring import Weights, exact_pairs, score_pairs
 from dupeless.plugins import lsh, minhash
-from dupeless.plugins.fuzzy import fuzzy_values
+from dupeless.plugins.fuzzy import fuzzy_values, hopeless_pairs
 from dupeless.plugins.jaccard import jaccard_values
 from dupeless.plugins.metadata_scorer import metadata_similarity
-from dupeless.plugins.ocr_normaliser import content_hash, normalise, word_count
-from dupeless.plugins.template_penalty import compare, features_of
+from dupeless.plugins.ocr_normaliser import content_hash, dupeless_normalise, word_count
+from dupeless.plugins.template_penalty import ensure_features, penalties
+
+SCORERS = ("jaccard", "fuzzy", "template_penalty", "metadata")
 
 
 class Settings:
     """The contract's dedup defaults (overridable from the command line)."""
 
     num_permutations = 256
-    num_bands = 32
+    num_bands = 64
     ngram_size = 3
     min_words = 20
     similarity_threshold = 0.75
     confidence_weight_jaccard = 60
     confidence_weight_fuzzy = 40
     discriminative_penalty_strength = 70
-    fuzzy_sample_size = 10_000
+    skip_hopeless = True
+    fuzzy_sample_size = 2000
 
 
 class Timer:
@@ -50,6 +53,7 @@ class Timer:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -62,7 +66,7 @@ def analyse(corpus: Corpus, settings: Settings, shingling: minhash.Shingling, ti
     """Normalise, extract features and sign every document: AnalysedDocuments in id order."""
     records = corpus.documents
     with timer.stage("normalise"):
-        texts = [normalise(record["content"]) for record in records]
+        texts = dupeless_normalise([record["content"] for record in records])
     documents = [
         AnalysedDocument(
             id=record["id"],
@@ -80,8 +84,7 @@ def analyse(corpus: Corpus, settings: Settings, shingling: minhash.Shingling, ti
         for record, text in zip(records, texts, strict=True)
     ]
     with timer.stage("features"):
-        for document in documents:
-            features_of(document)
+        ensure_features(documents)
     with timer.stage("signatures"):
         eligible = [document for document in documents if document.word_count >= settings.min_words]
         values = minhash.signatures(
@@ -106,12 +109,18 @@ def candidates(documents: list, settings: Settings, timer: Timer) -> set[tuple[i
 def score(documents: list, pairs: set, settings: Settings, shingling, timer: Timer) -> list:
     by_id = {document.id: document for document in documents}
     scoring = [ScoringPair(by_id[a], by_id[b]) for a, b in sorted(pairs)]
+    weights = Weights.from_settings(settings, {"metadata": 10})
     with timer.stage("score: jaccard"):
-        jaccard, _ = jaccard_values(scoring, settings.similarity_threshold, shingling)
-    with timer.stage("score: fuzzy"):
-        fuzzy = fuzzy_values(scoring, settings.fuzzy_sample_size)
+        jaccard, _ = jaccard_values(scoring, shingling)
     with timer.stage("score: template_penalty"):
-        compared = [compare(features_of(p.a), features_of(p.b)) for p in scoring]
+        compared = penalties(scoring)
+    with timer.stage("score: fuzzy"):
+        skipped = {}
+        if settings.skip_hopeless:
+            threshold = settings.similarity_threshold
+            skipped = hopeless_pairs(scoring, weights, threshold, list(SCORERS))
+        fuzzy = fuzzy_values(scoring, settings.fuzzy_sample_size, skipped)
+    timer.counts["fuzzy pairs skipped"] = len(skipped)
     with timer.stage("score: metadata"):
         metadata = [metadata_similarity(p.a, p.b)[0] for p in scoring]
     components = [
@@ -126,7 +135,7 @@ def score(documents: list, pairs: set, settings: Settings, shingling, timer: Tim
         ScoreComponent("metadata", metadata),
     ]
     with timer.stage("combine"):
-        return score_pairs(scoring, components, Weights.from_settings(settings, {"metadata": 10}))
+        return score_pairs(scoring, components, weights)
 
 
 def evaluate(corpus: Corpus, groups: list, candidate_pairs: set) -> dict[str, float]:
@@ -166,6 +175,8 @@ def run(args: argparse.Namespace, report: Callable[[str], None] = print) -> dict
     settings.num_bands = args.bands
     settings.similarity_threshold = args.threshold
     settings.discriminative_penalty_strength = args.penalty
+    settings.fuzzy_sample_size = args.fuzzy_sample
+    settings.skip_hopeless = not args.no_skip
     shingling = parse_shingling(args.shingling)
     timer = Timer()
     with timer.stage("corpus (not part of the pipeline)"):
@@ -177,6 +188,7 @@ def run(args: argparse.Namespace, report: Callable[[str], None] = print) -> dict
         added = {document.id: document.added for document in documents}
         groups = build_groups(scores, settings.similarity_threshold, added=added)
     result = evaluate(corpus, groups, pairs)
+    result.update(timer.counts)
     count = len(corpus.documents)
     report(
         f"{count} documents, seed {args.seed}, shingling {shingling.name}, "
@@ -211,6 +223,10 @@ def main() -> None:
     parser.add_argument("--bands", type=int, default=Settings.num_bands)
     parser.add_argument("--threshold", type=float, default=Settings.similarity_threshold)
     parser.add_argument("--penalty", type=int, default=Settings.discriminative_penalty_strength)
+    parser.add_argument("--fuzzy-sample", type=int, default=Settings.fuzzy_sample_size)
+    parser.add_argument(
+        "--no-skip", action="store_true", help="compare hopeless pairs with rapidfuzz too"
+    )
     run(parser.parse_args())
 
 

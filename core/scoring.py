@@ -19,6 +19,7 @@ content.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -148,3 +149,37 @@ def _pair_score(
         exact=exact,
         explanations=dict(explanations),
     )
+
+
+def encode_components(score: PairScore) -> dict[str, Any]:
+    """What `pair_scores.components` stores for a pair:
+    `{"similarities": {name: value}, "penalties": {name: value}, "exact": bool}`, NaN ("the
+    scorer had nothing to compare") as null, since JSON has no NaN."""
+    return {
+        "similarities": without_nan(score.similarities),
+        "penalties": without_nan(score.penalties),
+        "exact": score.exact,
+    }
+
+
+def decode_pair(row: Mapping[str, Any]) -> PairScore:
+    """A stored `pair_scores` row back as a PairScore (null components become NaN again)."""
+    components = json.loads(row["components"])
+    explanation = row["explanation"] if "explanation" in row.keys() else "{}"  # noqa: SIM118
+    return PairScore(
+        a=row["document_a"],
+        b=row["document_b"],
+        confidence=row["confidence"],
+        similarities=_with_nan(components.get("similarities") or {}),
+        penalties=_with_nan(components.get("penalties") or {}),
+        exact=bool(components.get("exact")),
+        explanations=json.loads(explanation),
+    )
+
+
+def without_nan(values: Mapping[str, float]) -> dict[str, float | None]:
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}
+
+
+def _with_nan(values: Mapping[str, float | None]) -> dict[str, float]:
+    return {k: math.nan if v is None else float(v) for k, v in values.items()}

@@ -44,14 +44,22 @@ def document_from_json(record: dict[str, Any]) -> SourceDocument:
 
 
 class JsonlSource:
-    """Reads a JSONL file; `modified_after` filters by the `modified` instant."""
+    """Reads a JSONL file (parsed once per change); `modified_after` filters by `modified`."""
 
     def __init__(self, path: Path):
         if not path.is_file():
             raise DupelessError(f"jsonl source: no such file: {path}")
         self.path = path
+        self._parsed: tuple[float, list[SourceDocument]] | None = None
 
     def _read(self) -> list[SourceDocument]:
+        """The file's documents, parsed again only when the file changed."""
+        changed = self.path.stat().st_mtime
+        if self._parsed is None or self._parsed[0] != changed:
+            self._parsed = (changed, self._parse())
+        return self._parsed[1]
+
+    def _parse(self) -> list[SourceDocument]:
         documents = []
         with self.path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
@@ -77,6 +85,10 @@ class JsonlSource:
 
     async def document_ids(self) -> set[int]:
         return {d.id for d in self._read()}
+
+    async def checksums(self, document_ids: list[int]) -> dict[int, str]:
+        wanted = set(document_ids)
+        return {d.id: d.checksum for d in self._read() if d.id in wanted and d.checksum}
 
     async def aclose(self) -> None:
         """Nothing to release: the file is opened per call."""

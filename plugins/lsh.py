@@ -6,14 +6,12 @@ Jaccard similarity J that happens with probability 1 - (1 - J**rows)**num_bands,
 midpoint is near (1 / num_bands) ** (1 / rows): 0.65 for the contract's 32 bands x 8 rows.
 
 This module holds the pure math (band hashes, candidate pairs of an in-memory batch) and
-`LshIndex`, which keeps the same band hashes and answers the same question one document at a
-time. It lives in memory for now; persisting it in the store is the next step (the hook already
-receives the store).
+`LshIndex`, which persists the same band hashes in the store and answers the same question one
+document at a time.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -58,7 +56,17 @@ def candidate_pairs(hashes: np.ndarray, ids: np.ndarray | list[int]) -> np.ndarr
     if not found:
         return np.empty((0, 2), dtype=np.int64)
     pairs = np.concatenate(found)
-    return np.unique(pairs, axis=0) if len(pairs) else pairs
+    return _unique_pairs(pairs) if len(pairs) else pairs
+
+
+def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
+    """`np.unique(pairs, axis=0)`, but sorting one int64 key per pair (several times faster)."""
+    low, high = int(pairs.min()), int(pairs.max())
+    if low < 0 or high >= 1 << 31:
+        return np.unique(pairs, axis=0)
+    width = np.int64(high + 1)
+    keys = np.unique(pairs[:, 0] * width + pairs[:, 1])
+    return np.stack((keys // width, keys % width), axis=1)
 
 
 def _pairs_in_column(column: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -99,45 +107,71 @@ def _triangle_row(rank: np.ndarray, size: np.ndarray) -> np.ndarray:
 
 
 class LshIndex:
-    """Band hash -> document ids, per band: `query` costs one dictionary lookup per band."""
+    """The persisted index: one `candidate_bands` row per (band, bucket, document).
 
-    def __init__(self, num_bands: int):
+    `query` for one new document is a single indexed lookup of its `num_bands` buckets, so a
+    check against the whole library rebuilds nothing in memory; a full run computes its pairs in
+    numpy from the signatures it already holds (`pairs`) and writes the buckets in bulk.
+    """
+
+    def __init__(self, store: Any, num_bands: int):
+        self.store = store
         self.num_bands = num_bands
-        self._buckets: list[defaultdict[int, set[int]]] = [
-            defaultdict(set) for _ in range(num_bands)
-        ]
-        self._bands: dict[int, np.ndarray] = {}
 
     async def add(self, document_ids: list[int], signatures: np.ndarray) -> None:
-        await self.remove([i for i in document_ids if i in self._bands])
-        for document, row in zip(
-            document_ids, band_hashes(signatures, self.num_bands), strict=True
-        ):
-            self._bands[document] = row
-            for band, value in enumerate(row.tolist()):
-                self._buckets[band][value].add(document)
+        """Insert or replace the buckets of these documents."""
+        if not document_ids:
+            return
+        hashes = band_hashes(signatures, self.num_bands).tolist()
+        rows = [
+            (band, bucket, document)
+            for document, row in zip(document_ids, hashes, strict=True)
+            for band, bucket in enumerate(row)
+        ]
+        async with self.store.transaction() as conn:
+            await _delete(conn, document_ids)
+            await conn.executemany(
+                "INSERT OR IGNORE INTO candidate_bands (band, bucket, document_id)"
+                " VALUES (?, ?, ?)",
+                rows,
+            )
 
     async def remove(self, document_ids: list[int]) -> None:
-        for document in document_ids:
-            row = self._bands.pop(document, None)
-            if row is None:
-                continue
-            for band, value in enumerate(row.tolist()):
-                bucket = self._buckets[band][value]
-                bucket.discard(document)
-                if not bucket:
-                    del self._buckets[band][value]
+        """Forget these documents."""
+        if document_ids:
+            async with self.store.transaction() as conn:
+                await _delete(conn, document_ids)
 
     async def query(self, signature: np.ndarray) -> set[int]:
-        row = band_hashes(np.asarray(signature).reshape(1, -1), self.num_bands)[0]
-        found: set[int] = set()
-        for band, value in enumerate(row.tolist()):
-            found |= self._buckets[band].get(value, set())
-        return found
+        """Ids of documents that share at least one band with this signature."""
+        row = band_hashes(np.asarray(signature).reshape(1, -1), self.num_bands)[0].tolist()
+        values = ",".join("(?, ?)" for _ in row)
+        params = [value for band, bucket in enumerate(row) for value in (band, bucket)]
+        # Join from the few wanted buckets so that each is one primary-key lookup.
+        rows = await self.store.fetchall(
+            f"WITH wanted (band, bucket) AS (VALUES {values})"
+            " SELECT DISTINCT c.document_id FROM wanted CROSS JOIN candidate_bands c"
+            " ON c.band = wanted.band AND c.bucket = wanted.bucket",
+            params,
+        )
+        return {document for (document,) in rows}
+
+    async def pairs(self, document_ids: list[int], signatures: np.ndarray) -> np.ndarray:
+        """Every candidate pair among these documents (a full run), computed in memory."""
+        if not document_ids:
+            return np.empty((0, 2), dtype=np.int64)
+        return candidate_pairs(band_hashes(signatures, self.num_bands), document_ids)
+
+
+async def _delete(conn: Any, document_ids: list[int]) -> None:
+    for start in range(0, len(document_ids), 500):
+        chunk = document_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        await conn.execute(f"DELETE FROM candidate_bands WHERE document_id IN ({marks})", chunk)
 
 
 @hookimpl
 def dupeless_candidate_index(settings: Any, plugin_config: dict[str, Any], store: Any) -> LshIndex:
     dedup = settings.dedup
     rows_per_band(dedup.num_permutations, dedup.num_bands)
-    return LshIndex(dedup.num_bands)
+    return LshIndex(store, dedup.num_bands)

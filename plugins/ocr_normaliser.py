@@ -17,6 +17,7 @@ import re
 import unicodedata
 
 from dupeless.core.hookspecs import hookimpl
+from dupeless.plugins.pool import pool_map
 
 # A hyphen at the end of a line: the OCR kept the typesetter's break (`Rech-\nnung`).
 _LINE_HYPHEN = re.compile(r"[-\u00ad][ \t]*\n\s*")
@@ -51,6 +52,12 @@ def content_hash(normalised: str) -> str:
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
 
 
+def normalise_all(texts: list[str]) -> list[str]:
+    """`normalise` of every text, in this process."""
+    return [normalise(text) for text in texts]
+
+
 @hookimpl
 def dupeless_normalise(texts: list[str]) -> list[str]:
-    return [normalise(text) for text in texts]
+    """Large batches are normalised in the plugin process pool (`plugins/pool.py`)."""
+    return [text for chunk in pool_map(normalise_all, texts) for text in chunk]

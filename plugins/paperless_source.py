@@ -2,8 +2,8 @@
 
 Lists ask only for the fields dupeless uses (`fields=`), and ids are resolved to names with maps
 fetched once per listing; a document that names an entity created since is resolved after one
-refresh of the maps. The list endpoint has no checksum, so `checksum` stays None here (the sync
-asks `/metadata/` where it needs one).
+refresh of the maps. The list endpoint has no checksum, so `checksum` stays None in listings; the
+sync asks `checksums()` (one `/metadata/` request each) only where the text is too short to decide.
 """
 
 from __future__ import annotations
@@ -67,6 +67,18 @@ class PaperlessSource:
 
     async def document_ids(self) -> set[int]:
         return await self.client.document_ids()
+
+    async def checksums(self, document_ids: list[int]) -> dict[int, str]:
+        """One `/metadata/` request per document, as many at once as the client allows."""
+        limit = asyncio.Semaphore(self.client.max_concurrency)
+
+        async def one(document_id: int) -> tuple[int, str | None]:
+            async with limit:
+                metadata = await self.client.get_metadata(document_id)
+            return document_id, (metadata or {}).get("original_checksum")
+
+        found = await asyncio.gather(*(one(document_id) for document_id in document_ids))
+        return {document_id: checksum for document_id, checksum in found if checksum}
 
     async def aclose(self) -> None:
         await self.client.aclose()

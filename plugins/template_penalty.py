@@ -27,7 +27,9 @@ invoice (new number, new dates, often new amounts) is pushed far below the thres
 
 from __future__ import annotations
 
+import math
 import re
+import threading
 import unicodedata
 from datetime import date
 from typing import Any
@@ -35,11 +37,19 @@ from typing import Any
 from dupeless.core.hookspecs import hookimpl
 from dupeless.core.hookspecs.score import ScoreComponent
 from dupeless.core.models import AnalysedDocument, ScoringPair
+from dupeless.plugins.minhash import DEFAULT_SHINGLING, char_agreement
+from dupeless.plugins.pool import pool_map
 from rapidfuzz.distance import Levenshtein
 
+_distance = Levenshtein.distance
+
 CATEGORIES = ("dates", "amounts", "identifiers", "times")
-CONFLICT_SCALE = 2.0
-NEAR_COST = 0.35
+CONFLICT_SCALE = 3.0
+NEAR_COST = 0.1
+# Numbers of one series differ in many digits, so one edit there is a misread; dates of one
+# series differ by a month (one edit too), so a date's edit is judged by the noise alone.
+MISREAD_CATEGORIES = frozenset({"amounts", "identifiers"})
+NOISE_SCALE = 5.0  # estimated error rate -> OCR edits per character of a value
 EXTRA_COST = 0.05
 # Two different documents almost never share a number; a differing identifier weighs double.
 CATEGORY_WEIGHT = {"dates": 1.0, "amounts": 1.0, "identifiers": 1.5, "times": 0.5}
@@ -73,6 +83,7 @@ _TIME = re.compile(
 _IDENTIFIER = re.compile(r"\b[a-z]{0,5}[-/#]?\d[\da-z\-/]{3,}\b", re.IGNORECASE)
 _DATE_GROUPS = (("iy", "im", "id"), ("ny", "nm", "nd"), ("dy", "dm", "dd"), ("my", "mm", "md"))
 _DIGITS = re.compile(r"\d+")
+_NON_DIGIT = re.compile(r"\D")
 CONTEXT = 16  # characters kept on each side of a digit: `September 30th,` fits
 # OCR letters that stand for digits, when touching a digit.
 _DIGIT_LOOKALIKE = re.compile(r"[OoIl|SB](?=\d)|(?<=\d)[OoIl|SB]")
@@ -89,8 +100,11 @@ def extract_features(content: str) -> dict[str, list[str]]:
     text = _TIME.sub(" ", text)
     amounts = {re.sub(r"\D", "", found).lstrip("0") or "0" for found in _AMOUNT.findall(text)}
     text = _AMOUNT.sub(" ", text)
+    # An identifier is its digits: OCR garbles the letters around them (`REF-46` -> `REFH46`).
     identifiers = {
-        found.upper() for found in _IDENTIFIER.findall(text) if sum(map(str.isdigit, found)) >= 5
+        digits
+        for found in _IDENTIFIER.findall(text)
+        if len(digits := _NON_DIGIT.sub("", found)) >= 5
     }
     return {
         "dates": sorted(dates),
@@ -146,64 +160,188 @@ def features_of(document: AnalysedDocument) -> dict[str, list[str]]:
     return document.features
 
 
-def compare(a: dict[str, list[str]], b: dict[str, list[str]]) -> tuple[float, dict[str, Any]]:
-    """(penalty 0..1, explanation) for two feature sets (see the module docstring)."""
-    conflicts = near = extras = 0.0
+def compare(
+    a: dict[str, list[str]], b: dict[str, list[str]], noise: float = 0.0
+) -> tuple[float, dict[str, Any]]:
+    """(penalty 0..1, explanation) for two feature sets (see the module docstring).
+
+    `noise` is the pair's estimated character error rate (0 for identical texts). Leftover
+    values are paired, closest first; a pair d edits apart costs the chance that OCR at that
+    noise level would *not* make d or more edits in a value of that length (Poisson tail), so
+    a one-digit misread in a bad re-scan costs little while the same difference between two
+    clean texts, or a wholly different invoice number in any pair, costs in full.
+    """
+    conflicts = extras = 0.0
     features = 0
-    explanation: dict[str, Any] = {"matched": {}, "near": {}, "differing": {}}
+    rate = NOISE_SCALE * min(max(noise, 0.0), 0.5)
+    matched_why: dict[str, list[str]] = {}
+    near_why: dict[str, list[tuple[str, str]]] = {}
+    differing_why: dict[str, dict[str, list[str]]] = {}
+    explanation: dict[str, Any] = {
+        "matched": matched_why,
+        "near": near_why,
+        "differing": differing_why,
+    }
     for category in CATEGORIES:
-        left, right = set(a.get(category, ())), set(b.get(category, ()))
+        left_values, right_values = a.get(category, ()), b.get(category, ())
+        if not left_values and not right_values:
+            continue
+        left, right = set(left_values), set(right_values)
         features += max(len(left), len(right))
+        if left == right:
+            matched_why[category] = _sorted(left)
+            continue
         matched = left & right
-        left_only, right_only = sorted(left - matched), sorted(right - matched)
-        close = _near_matches(left_only, right_only)
-        for x, y in close:
-            left_only.remove(x)
-            right_only.remove(y)
+        left_only, right_only = _sorted(left - matched), _sorted(right - matched)
         weight = CATEGORY_WEIGHT[category]
-        conflicts += weight * min(len(left_only), len(right_only))
+        close = []
+        if left_only and right_only:
+            misread = category in MISREAD_CATEGORIES
+            for x, y, edits in _closest_pairs(left_only, right_only):
+                if edits <= 1 and misread:
+                    cost = NEAR_COST  # one misread digit: siblings' numbers differ in many digits
+                else:
+                    cost = 1.0 - _poisson_tail(edits, rate * max(len(x), len(y)))
+                conflicts += weight * cost
+                if cost < 0.5:
+                    close.append((x, y))
+                    left_only.remove(x)
+                    right_only.remove(y)
         extras += weight * abs(len(left_only) - len(right_only))
-        near += weight * len(close)
         if matched:
-            explanation["matched"][category] = sorted(matched)
+            matched_why[category] = _sorted(matched)
         if close:
-            explanation["near"][category] = close
+            near_why[category] = close
         if left_only or right_only:
-            explanation["differing"][category] = {"a": left_only, "b": right_only}
+            differing_why[category] = {"a": _sorted(left_only), "b": _sorted(right_only)}
     if not features:
         return 0.0, explanation
-    cost = conflicts + NEAR_COST * near + EXTRA_COST * extras
+    cost = conflicts + EXTRA_COST * extras
     return min(1.0, CONFLICT_SCALE * cost / (features + PRIOR_FEATURES)), explanation
 
 
-def _near_matches(left: list[str], right: list[str]) -> list[tuple[str, str]]:
-    """Greedy one-to-one pairs of values an OCR misreading apart: one edit (a misread or lost
-    character), or one containing the other (a word split off `REF-83812680` leaves `838126`).
+def _closest_pairs(left: list[str], right: list[str]) -> list[tuple[str, str, int]]:
+    """One-to-one pairs of leftover values, closest first: (x, y, edits).
 
-    Never more edits: invoice numbers of one series often share all but two or three digits.
+    One value containing the other (>= 5 characters: a word split off `REF-83812680` leaves
+    `838126`) counts as one edit.
     """
-    pairs, taken = [], set()
-    for x in left:
-        for y in right:
-            if y not in taken and _misread(x, y):
-                pairs.append((x, y))
-                taken.add(y)
+    if len(left) == 1 and len(right) == 1:
+        return [(left[0], right[0], _edits(left[0], right[0]))]
+    scored = [(_edits(x, y), x, y) for x in left for y in right]
+    scored.sort()
+    pairs, used_left, used_right = [], set(), set()
+    for edits, x, y in scored:
+        if x not in used_left and y not in used_right:
+            pairs.append((x, y, edits))
+            used_left.add(x)
+            used_right.add(y)
+            if len(pairs) == len(left) or len(pairs) == len(right):
                 break
     return pairs
 
 
-def _misread(x: str, y: str) -> bool:
-    short, long = sorted((x, y), key=len)
-    if len(short) >= 5 and short in long:
-        return True
-    return Levenshtein.distance(x, y, score_cutoff=1) <= 1
+def _sorted(values: Any) -> list[str]:
+    """sorted(values), without the call for zero or one value (most categories of most pairs)."""
+    return sorted(values) if len(values) > 1 else list(values)
+
+
+def _edits(x: str, y: str) -> int:
+    if len(x) > len(y):
+        x, y = y, x
+    if len(x) >= 5 and x in y:
+        return 1
+    return _distance(x, y)
+
+
+def _poisson_tail(edits: int, expected: float) -> float:
+    """P(N >= edits) for N ~ Poisson(expected): how well noise explains `edits` differences."""
+    if edits <= 0:
+        return 1.0
+    if expected <= 0:
+        return 0.0
+    term = total = math.exp(-expected)
+    for count in range(1, edits):
+        term *= expected / count
+        total += term
+    return max(0.0, 1.0 - total)
+
+
+def pair_noise(pairs: list[ScoringPair]) -> list[float]:
+    """Each pair's estimated character error rate, 1 - the per-character agreement implied by
+    its signatures' Jaccard estimate (0 where a side has no signature: judged as clean)."""
+    from dupeless.plugins.jaccard import raw_jaccard
+
+    agreement = char_agreement(raw_jaccard(pairs), DEFAULT_SHINGLING.size)
+    signed = [p.a.signature is not None and p.b.signature is not None for p in pairs]
+    return [float(1 - value) if ok else 0.0 for value, ok in zip(agreement, signed, strict=True)]
+
+
+def extract_all(contents: list[str]) -> list[dict[str, list[str]]]:
+    """`extract_features` of every raw text, in this process."""
+    return [extract_features(content) for content in contents]
+
+
+def ensure_features(documents: list[AnalysedDocument]) -> None:
+    """Extract the features of every document that has none yet (a large batch in the pool)."""
+    missing = list({id(d): d for d in documents if d.features is None}.values())
+    chunks = pool_map(extract_all, [document.content for document in missing])
+    for document, features in zip(missing, (f for chunk in chunks for f in chunk), strict=True):
+        document.features = features
+
+
+def compare_all(
+    items: list[tuple[dict[str, list[str]], dict[str, list[str]], float]],
+) -> list[tuple[float, dict[str, Any]]]:
+    """`compare(a, b, noise)` of every item, in this process."""
+    return [compare(a, b, noise) for a, b, noise in items]
+
+
+_cache_lock = threading.Lock()
+_cache: tuple[list[ScoringPair], list[ScoringPair], list[tuple[float, dict[str, Any]]]] | None
+_cache = None
+
+
+def penalties(pairs: list[ScoringPair]) -> list[tuple[float, dict[str, Any]]]:
+    """(penalty, explanation) per pair, with the noise estimate in the explanation.
+
+    Features missing from a large batch are extracted in the plugin process pool; comparing stays
+    in-process (shipping the explanations back costs as much as it saves). The last batch's
+    result is kept, so the fuzzy scorer (which needs the penalties to skip hopeless pairs) and
+    this scorer compute them once: a hit needs the very same list object holding the very same
+    pairs, and is used once.
+    """
+    global _cache
+    with _cache_lock:
+        cached, hit = _cache, _cache is not None and _cache[0] is pairs and _cache[1] == pairs
+        if hit:  # each batch is asked for twice at most: drop it (and its documents) now
+            _cache = None
+    if hit:
+        return cached[2]
+    documents = [document for pair in pairs for document in (pair.a, pair.b)]
+    ensure_features(documents)
+    items = [
+        (features_of(pair.a), features_of(pair.b), noise)
+        for pair, noise in zip(pairs, pair_noise(pairs), strict=True)
+    ]
+    results = compare_all(items)
+    for (_, explanation), (_, _, noise) in zip(results, items, strict=True):
+        explanation["noise"] = round(noise, 4)
+    _remember(pairs, results)
+    return results
+
+
+def _remember(pairs: list[ScoringPair], results: list[tuple[float, dict[str, Any]]]) -> None:
+    global _cache
+    with _cache_lock:
+        _cache = (pairs, list(pairs), results)
 
 
 @hookimpl
 def dupeless_score_pairs(
     pairs: list[ScoringPair], settings: Any, plugin_config: dict[str, Any]
 ) -> ScoreComponent:
-    results = [compare(features_of(pair.a), features_of(pair.b)) for pair in pairs]
+    results = penalties(pairs)
     return ScoreComponent(
         name="template_penalty",
         kind="penalty",

@@ -37,15 +37,18 @@ def test_no_pairs():
     assert candidate_pairs(np.array([[1], [2]]), [5, 6]).shape == (0, 2)
 
 
-async def test_index_answers_like_the_batch():
-    from dupeless.plugins.lsh import LshIndex
-
-    signatures = np.array([[1, 2, 3, 4], [1, 2, 9, 9], [7, 7, 7, 7]], dtype=np.int64)
-    index = LshIndex(2)
-    await index.add([10, 11, 12], signatures)
-    assert await index.query(signatures[0]) == {10, 11}
-    await index.remove([11])
-    assert await index.query(signatures[0]) == {10}
-    await index.add([12], signatures[:1])  # replaced: 12 now looks like 10
-    assert await index.query(signatures[0]) == {10, 12}
-    assert await index.query(np.array([7, 7, 7, 7])) == set()
+@pytest.mark.parametrize("offset", [0, 1 << 40])  # large ids take the generic path
+def test_candidate_pairs_are_the_distinct_sorted_pairs(offset):
+    rng = np.random.default_rng(7)
+    signatures = rng.integers(0, 3, size=(300, 16))  # few values: many shared bands
+    ids = rng.permutation(300) * 5 + offset
+    found = candidate_pairs(band_hashes(signatures, 8), ids)
+    hashes = band_hashes(signatures, 8)
+    expected = sorted(
+        {
+            (min(ids[i], ids[j]), max(ids[i], ids[j]))
+            for i, j in itertools.combinations(range(300), 2)
+            if (hashes[i] == hashes[j]).any()
+        }
+    )
+    assert found.tolist() == [list(pair) for pair in expected]

@@ -1,15 +1,18 @@
 import random
 
 import numpy as np
+import pytest
 from dupeless.core.corpus import generate_corpus, ocr_noise
 from dupeless.core.hookspecs.signature import SignatureParams
 from dupeless.plugins.minhash import (
     EMPTY,
     Shingling,
+    char_agreement,
     dupeless_signatures,
     estimated_jaccard,
     exact_jaccard,
     fold,
+    pair_estimates,
     shingle_set,
     signature_key,
     signatures,
@@ -24,7 +27,7 @@ def test_shape_determinism_and_key():
     assert result.values.shape == (2, 256) and result.values.dtype == np.int64
     again = dupeless_signatures([TEXT], SignatureParams(256, 3))
     assert np.array_equal(result.values[0], again.values[0])
-    assert "k256" in result.key and "char4-fold" in result.key and "/v" in result.key
+    assert "k256" in result.key and "char6-fold" in result.key and "/v" in result.key
     assert signature_key(128) != signature_key(256)
     assert signature_key(256, Shingling("word", 3, False)) != signature_key(256)
 
@@ -51,6 +54,26 @@ def test_noisy_copy_keeps_high_jaccard_where_word_trigrams_do_not():
     assert exact_jaccard(shingle_set(clean, words), shingle_set(noisy, words)) < 0.6
 
 
+def test_char_agreement_inverts_the_shingle_survival_model():
+    for s in (0.9, 0.95, 0.99):
+        p = s**6
+        assert char_agreement(p / (2 - p), 6) == pytest.approx(s)
+    assert char_agreement(1.0) == 1.0 and char_agreement(0.0) == 0.0
+    values = char_agreement(np.array([0.2, 0.5, 0.8]))
+    assert (np.diff(values) > 0).all()
+
+
+def test_pair_estimates_match_row_by_row():
+    values = signatures(
+        [TEXT, TEXT[: len(TEXT) // 2], "another text entirely, nothing shared"], 64
+    ).values
+    left, right = np.array([0, 0, 1]), np.array([1, 2, 2])
+    expected = [
+        float(estimated_jaccard(values[a], values[b])) for a, b in zip(left, right, strict=True)
+    ]
+    assert pair_estimates(left, right, values).tolist() == expected
+
+
 def test_short_and_empty_texts_densify():
     values = signatures(["abcdef", ""], 64).values
     assert (values[0] != EMPTY).all()
@@ -61,3 +84,27 @@ def test_word_shingles():
     words = Shingling("word", 2, fold=False)
     assert len(shingle_set("a b c d", words)) == 3
     assert len(shingle_set("a b a b", words)) == 2
+
+
+def test_byte_level_fold_matches_the_character_rules():
+    def reference(text):
+        for pair, single in (("rn", "m"), ("vv", "w"), ("cl", "d"), ("ii", "u")):
+            text = text.replace(pair, single)
+        return text.translate(str.maketrans("01i58c|", "ollsbel"))
+
+    alphabet = "rnvclii0158c|m äöüß€ﬁ\u00a0x"
+    rng = random.Random(5)
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert fold(text) == reference(text)
+
+
+def test_pooled_and_in_process_signatures_agree(monkeypatch):
+    from dupeless.plugins import pool
+    from dupeless.plugins.minhash import signature_values, signatures
+    from dupeless.plugins.ocr_normaliser import normalise_all
+
+    texts = normalise_all([d["content"] for d in generate_corpus(40, 4).documents])
+    monkeypatch.setattr(pool, "MIN_ITEMS", 10)
+    monkeypatch.setenv(pool.WORKERS_ENV, "2")
+    assert np.array_equal(signatures(texts, 64).values, signature_values(texts, 64))

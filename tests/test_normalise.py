@@ -22,3 +22,24 @@ def test_hook_keeps_order_and_helpers():
     assert word_count("one two  three") == 3
     assert content_hash("x") == content_hash("x") != content_hash("y")
     assert len(content_hash("x")) == 64
+
+
+def test_pooled_and_in_process_normalisation_agree(monkeypatch):
+    from dupeless.core.corpus import generate_corpus
+    from dupeless.plugins import pool
+    from dupeless.plugins.ocr_normaliser import normalise_all
+
+    texts = [document["content"] for document in generate_corpus(40, 3).documents]
+    monkeypatch.setattr(pool, "MIN_ITEMS", 10)
+    monkeypatch.setenv(pool.WORKERS_ENV, "2")
+    assert len(pool.pool_map(normalise_all, texts)) == 2  # really split over two workers
+    assert dupeless_normalise(texts) == normalise_all(texts)
+
+
+def test_small_batches_never_start_the_pool(monkeypatch):
+    from dupeless.plugins import pool
+
+    pool.shutdown()
+    monkeypatch.setenv(pool.WORKERS_ENV, "2")
+    assert dupeless_normalise(["Rech-\nnung 1.234,56"]) == ["rechnung 1.234,56"]
+    assert pool._pool is None

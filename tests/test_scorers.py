@@ -1,6 +1,8 @@
 import math
 from datetime import date
 
+import attrs
+import numpy as np
 import pytest
 from dupeless.core.config import DedupSettings
 from dupeless.core.corpus import generate_corpus
@@ -8,7 +10,7 @@ from dupeless.core.hookspecs.score import ScoreComponent
 from dupeless.core.models import AnalysedDocument, ScoringPair
 from dupeless.core.scoring import Weights, combine, rescore, score_pairs
 from dupeless.plugins import fuzzy, jaccard, metadata_scorer
-from dupeless.plugins.minhash import signatures
+from dupeless.plugins.minhash import char_agreement, signatures
 from dupeless.plugins.ocr_normaliser import content_hash, normalise
 from dupeless.plugins.template_penalty import compare, extract_features
 
@@ -41,7 +43,7 @@ def test_extracts_english_and_german_forms():
     english = extract_features("Invoice 2024-88123 dated March 3, 2024, due 2024-03-17: €1,234.56")
     assert german["dates"] == english["dates"] == ["2024-03-03", "2024-03-17"]
     assert german["amounts"] == english["amounts"] == ["123456"]
-    assert german["identifiers"] == english["identifiers"] == ["2024-88123"]
+    assert german["identifiers"] == english["identifiers"] == ["202488123"]
     assert extract_features("Termin um 14:30 Uhr")["times"] == ["14:30"]
 
 
@@ -69,12 +71,25 @@ def test_monthly_invoices_stay_apart():
     assert confidence < settings.similarity_threshold
 
 
-def test_one_garbled_date_does_not_sink_a_true_duplicate():
+def test_one_garbled_date_does_not_sink_a_noisy_duplicate_but_sinks_a_clean_sibling():
     original = invoice("2024-031877", "03.03.2024", "120,00 €")
     rescan = invoice("2024-031877", "08.03.2024", "120,00 €")  # OCR read 3 as 8
-    penalty, why = compare(extract_features(original), extract_features(rescan))
+    a, b = extract_features(original), extract_features(rescan)
+    penalty, why = compare(a, b, noise=0.05)  # a 5 % re-scan: a one-digit date change is noise
     assert why["near"]["dates"] == [("2024-03-03", "2024-03-08")]
     assert penalty < 0.2
+    clean, why = compare(a, b, noise=0.0)  # two clean texts: the date really differs
+    assert why["differing"]["dates"] == {"a": ["2024-03-03"], "b": ["2024-03-08"]}
+    assert clean > 2 * penalty
+
+
+def test_misread_number_is_near_at_any_noise_but_a_new_number_conflicts():
+    a = extract_features(invoice("2024-031877", "03.03.2024", "120,00 €"))
+    misread = extract_features(invoice("2024-031817", "03.03.2024", "120,00 €"))
+    split = extract_features(invoice("2024-03 1877", "03.03.2024", "120,00 €"))
+    sibling = extract_features(invoice("2024-045120", "03.04.2024", "120,00 €"))
+    assert compare(a, misread)[0] < 0.1 and compare(a, split)[0] < 0.1
+    assert compare(a, sibling, noise=0.05)[0] > 0.4  # new number and date, even in a re-scan
 
 
 def test_fuzzy_and_jaccard_on_identical_and_unrelated_texts():
@@ -88,15 +103,17 @@ def test_fuzzy_and_jaccard_on_identical_and_unrelated_texts():
     assert result.values[0] == 1.0 and result.values[1] < 0.2
 
 
-def test_jaccard_is_exact_near_the_threshold():
+def test_jaccard_component_is_calibrated_and_explains_raw_jaccard():
     words = generate_corpus(5, seed=2).documents[0]["content"].split()
     a = document(1, " ".join(words))
     b = document(2, " ".join(words[: int(len(words) * 0.8)]))
-    pair = ScoringPair(a, b)
-    [estimate], [exact] = jaccard.jaccard_values([pair], threshold=0.05)
-    assert not exact
-    [value], [exact] = jaccard.jaccard_values([pair], threshold=estimate)
-    assert exact and abs(value - estimate) < 0.1
+    [value], [raw] = jaccard.jaccard_values([ScoringPair(a, b)])
+    assert 0.6 < raw < 0.95 and value == pytest.approx(char_agreement(raw))
+    result = jaccard.dupeless_score_pairs([ScoringPair(a, b)], DedupSettings(), {})
+    assert result.explanations[0]["jaccard"] == pytest.approx(raw, abs=1e-4)
+    unsigned = attrs.evolve(b, signature=None)  # compared exactly from the shingle sets
+    [_], [exact] = jaccard.jaccard_values([ScoringPair(a, unsigned)])
+    assert abs(exact - raw) < 0.1
 
 
 def test_metadata_compares_only_known_fields():
@@ -119,3 +136,52 @@ def test_combination_and_exact_rescore():
     )
     fuzzy_only = Weights({"jaccard": 0, "fuzzy": 100}, 70)
     assert rescore(scored, fuzzy_only).confidence == 1.0
+
+
+def test_skipping_hopeless_fuzzy_pairs_keeps_the_groups():
+    from dupeless.core.config import load_settings
+    from dupeless.core.dedup_config import weights_for
+    from dupeless.core.grouping import build_groups
+    from dupeless.plugins import lsh, template_penalty
+
+    settings = load_settings(environ={})
+    corpus = generate_corpus(400, 2)
+    documents = [document(record["id"], record["content"]) for record in corpus.documents]
+    by_id = {d.id: d for d in documents}
+    hashes = lsh.band_hashes(np.stack([d.signature for d in documents]), 64)
+    found = lsh.candidate_pairs(hashes, [d.id for d in documents])
+    pairs = [ScoringPair(by_id[a], by_id[b]) for a, b in found.tolist()]
+    weights = weights_for(settings, settings.dedup)
+
+    def groups(fuzzy_component):
+        components = [
+            jaccard.dupeless_score_pairs(pairs, settings, {}),
+            fuzzy_component,
+            template_penalty.dupeless_score_pairs(pairs, settings, {}),
+            metadata_scorer.dupeless_score_pairs(pairs, settings, {}),
+        ]
+        scores = score_pairs(pairs, components, weights)
+        threshold = settings.dedup.similarity_threshold
+        return scores, {frozenset(g.members) for g in build_groups(scores, threshold)}
+
+    skipping = fuzzy.dupeless_score_pairs(pairs, settings, {})
+    estimated = {i for i, why in enumerate(skipping.explanations) if why}
+    full = fuzzy.fuzzy_values(pairs, settings.dedup.fuzzy_sample_size)
+    assert 0 < len(estimated) < len(pairs)
+    assert all(skipping.values[i] == full[i] for i in range(len(pairs)) if i not in estimated)
+    scores, skipped_groups = groups(skipping)
+    _, full_groups = groups(ScoreComponent(name="fuzzy", values=full))
+    assert skipped_groups == full_groups and full_groups
+    assert all(scores[i].confidence < settings.dedup.similarity_threshold for i in estimated)
+
+
+def test_penalties_are_computed_once_per_batch_and_equal_a_fresh_computation():
+    from dupeless.plugins import template_penalty
+
+    march = document(1, invoice("2024-031877", "03.03.2024", "120,00 €"))
+    april = document(2, invoice("2024-042290", "03.04.2024", "120,00 €"))
+    batch = [ScoringPair(march, april)]
+    first = template_penalty.penalties(batch)
+    assert template_penalty.penalties(batch) is first  # the second asker reuses the result
+    assert template_penalty.penalties(batch) is not first  # ... once
+    assert template_penalty.penalties(list(batch)) == first

@@ -25,6 +25,9 @@ class CandidateIndex(Protocol):
     async def query(self, signature: np.ndarray) -> set[int]:
         """Return ids of documents that share at least one band with this signature."""
 
+    async def pairs(self, document_ids: list[int], signatures: np.ndarray) -> np.ndarray:
+        """Return every candidate pair among these documents as an (m x 2) array, lower id first."""
+
 
 @hookspec(firstresult=True)
 def dupeless_candidate_index(

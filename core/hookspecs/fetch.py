@@ -27,6 +27,9 @@ class FetchSource(Protocol):
     async def document_ids(self) -> set[int]:
         """Return every document id in the library (used to reconcile deletions)."""
 
+    async def checksums(self, document_ids: list[int]) -> dict[int, str]:
+        """Return the original files' checksums of these documents (where the source knows them)."""
+
     async def aclose(self) -> None:
         """Release connections."""
 

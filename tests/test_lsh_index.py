@@ -1,0 +1,43 @@
+"""The persisted LSH index answers like the in-memory batch and survives reopening the store."""
+
+from __future__ import annotations
+
+import numpy as np
+from dupeless.core.store import Store
+from dupeless.plugins.lsh import LshIndex
+
+
+async def add_documents(store, ids):
+    await store.execute(
+        "INSERT INTO documents (id, fingerprint, synced_at) VALUES "
+        + ",".join("(?, 'f', 'now')" for _ in ids),
+        ids,
+    )
+
+
+async def test_index_answers_like_the_batch_and_persists(settings, store):
+    await add_documents(store, [10, 11, 12])
+    signatures = np.array([[1, 2, 3, 4], [1, 2, 9, 9], [7, 7, 7, 7]], dtype=np.int64)
+    index = LshIndex(store, 2)
+    await index.add([10, 11, 12], signatures)
+    assert await index.query(signatures[0]) == {10, 11}
+    assert (await index.pairs([10, 11, 12], signatures)).tolist() == [[10, 11]]
+    await index.remove([11])
+    assert await index.query(signatures[0]) == {10}
+    await index.add([12], signatures[:1])  # replaced: 12 now looks like 10
+    assert await index.query(signatures[0]) == {10, 12}
+    assert await index.query(np.array([7, 7, 7, 7])) == set()
+
+    reopened = await Store.open(settings.database_path)
+    try:
+        assert await LshIndex(reopened, 2).query(signatures[0]) == {10, 12}
+    finally:
+        await reopened.close()
+
+
+async def test_deleting_a_document_drops_its_buckets(store):
+    await add_documents(store, [1, 2])
+    index = LshIndex(store, 2)
+    await index.add([1, 2], np.array([[5, 5, 6, 6], [5, 5, 8, 8]], dtype=np.int64))
+    await store.execute("DELETE FROM documents WHERE id = 2")
+    assert await index.query(np.array([5, 5, 0, 0])) == {1}
