@@ -15,6 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..hooks.cli import add_check_arguments, cmd_check
 from . import __version__
 from .config import Settings, example_toml, load_settings
 from .errors import DupelessError
@@ -35,11 +36,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.server.log_level)
+    demo = is_demo(settings)
     with contextlib.ExitStack() as stack:
-        if is_demo(settings):
+        if demo:
             stack.enter_context(demo_paperless(settings))
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, demo=demo),
             host=settings.server.host,
             port=settings.server.port,
             log_level=settings.server.log_level,
@@ -105,6 +107,47 @@ def cmd_sync(args: argparse.Namespace) -> int:
         f"sync: {result['inserted']} new, {result['updated']} updated,"
         f" {result['unchanged']} unchanged, {result['deleted']} deleted, {result['failed']} failed"
     )
+    if "analysis" in result:
+        print(analysis_line(result["analysis"]))
+    return 0
+
+
+def analysis_line(result: dict[str, Any]) -> str:
+    return (
+        f"analysis: {result['documents_analysed']} documents, {result['pairs_scored']} pairs"
+        f" scored, {result['groups_created']} groups created, {result['groups_updated']} updated,"
+        f" {result['groups_removed']} removed"
+    )
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Find duplicates: sync from `--source` first when given, then analyse (incremental)."""
+    settings = _settings(args)
+    if args.db:
+        settings.database.path = str(args.db)
+    if args.source:
+        location = choose_source(settings, args.source)
+        params = {"force": False, "location": location, "analyze": False}
+        run_job(settings, "sync", params, quiet=args.quiet)
+    result = run_job(settings, "analysis", {"force": args.force}, quiet=args.quiet)
+    print(analysis_line(result))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the duplicate groups as JSON or CSV (to stdout or --output)."""
+    from .export import export_groups
+
+    settings = _settings(args)
+    if args.db:
+        settings.database.path = str(args.db)
+    if not settings.database_path.exists():
+        raise DupelessError(f"no database at {settings.database_path}")
+    text = asyncio.run(export_groups(settings.database_path, args.format))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -120,11 +163,28 @@ def choose_source(settings: Settings, source: str | None) -> str | None:
 def run_job(
     settings: Settings, job_type: str, params: dict[str, Any], *, quiet: bool = False
 ) -> dict[str, Any]:
-    """Run one job in this process through the job runner, with a progress bar on a terminal."""
+    """Run a job in this process through the job runner, with a progress bar on a terminal.
+
+    A job it starts in turn (the analysis after a sync) is waited for too, so nothing is left
+    half done when the command returns; its result is added under the job type's name.
+    """
     from .jobs import JobRunner
     from .pipeline import Pipeline
     from .store import Store
     from .tasks import register_job_handlers
+
+    async def follow(runner: JobRunner, job_id: str, label: str) -> dict[str, Any]:
+        with tqdm(total=100, desc=label, unit="%", disable=quiet or not sys.stderr.isatty()) as bar:
+            while not (job := await runner.get(job_id))["completed_at"]:
+                bar.n = round(job["progress"] * 100)
+                bar.set_postfix_str(job["progress_message"] or "", refresh=True)
+                await asyncio.sleep(0.2)
+            bar.n = round(job["progress"] * 100)
+            bar.refresh()
+        job = await runner.wait(job_id)
+        if job["status"] != "completed":
+            raise DupelessError(f"{label} {job['status']}: {job['error_message'] or ''}".strip())
+        return json.loads(job["result_json"] or "{}")
 
     async def run() -> dict[str, Any]:
         pipeline = Pipeline(settings)
@@ -135,23 +195,13 @@ def run_job(
         runner = JobRunner(store, progress_interval=0.1)
         register_job_handlers(runner, pipeline)
         try:
-            job_id = await runner.start(job_type, params)
-            with tqdm(
-                total=100, desc=job_type, unit="%", disable=quiet or not sys.stderr.isatty()
-            ) as bar:
-                while not (job := await runner.get(job_id))["completed_at"]:
-                    bar.n = round(job["progress"] * 100)
-                    bar.set_postfix_str(job["progress_message"] or "", refresh=True)
-                    await asyncio.sleep(0.2)
-                bar.n = round(job["progress"] * 100)
-                bar.refresh()
-            job = await runner.wait(job_id)
+            result = await follow(runner, await runner.start(job_type, params), job_type)
+            if result.get("analysisJobId"):
+                result["analysis"] = await follow(runner, result["analysisJobId"], "analysis")
+            return result
         finally:
-            await runner.shutdown()
+            await runner.shutdown(interrupted=True)
             await store.close()
-        if job["status"] != "completed":
-            raise DupelessError(f"{job_type} {job['status']}: {job['error_message'] or ''}".strip())
-        return json.loads(job["result_json"] or "{}")
 
     return asyncio.run(run())
 
@@ -193,6 +243,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch provider and location, e.g. jsonl:docs.jsonl",
     )
     sync.add_argument("--quiet", action="store_true", help="no progress bar")
+    analyze = add("analyze", cmd_analyze)
+    analyze.add_argument("--force", action="store_true", help="re-analyse every document")
+    analyze.add_argument(
+        "--source",
+        metavar="NAME[:LOCATION]",
+        help="sync from this source first, e.g. jsonl:docs.jsonl",
+    )
+    analyze.add_argument("--db", type=Path, help="database file (default from config)")
+    analyze.add_argument("--quiet", action="store_true", help="no progress bar")
+    export = commands.add_parser("export", help="Export results.")
+    export_commands = export.add_subparsers(dest="export_command", required=True, metavar="WHAT")
+    duplicates = add("duplicates", cmd_export, export_commands)
+    duplicates.add_argument("--format", choices=("json", "csv"), default="json")
+    duplicates.add_argument("--db", type=Path, help="database file (default from config)")
+    duplicates.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
+    add_check_arguments(add("check", cmd_check))
     fake = add("fake-paperless", cmd_fake_paperless)
     fake.add_argument("--documents", type=int, default=400, help="library size (default 400)")
     fake.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
@@ -213,6 +279,8 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # One line per Paperless request is noise at info; dupeless logs what matters itself.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

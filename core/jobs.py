@@ -250,9 +250,13 @@ class JobRunner:
             log.warning("job %s was interrupted by a restart and is marked failed", job_id)
         return outcome
 
-    async def shutdown(self) -> None:
-        """Stop every job task; their rows stay `running` so the next start recovers them."""
+    async def shutdown(self, *, interrupted: bool = False) -> None:
+        """Stop every job task. Their rows stay `running` so that the server's next start
+        recovers them, unless `interrupted` (a CLI run ending): then they are marked failed."""
+        contexts = [context for _, context in self.running.values()]
         tasks = [task for task, _ in self.running.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for context in contexts if interrupted else ():
+            await self._finish(context, "failed", error=INTERRUPTED)

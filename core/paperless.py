@@ -22,7 +22,7 @@ import json
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -135,6 +135,10 @@ _UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 
 
+#: Called with every new client: the extension point telemetry uses to trace and count requests.
+CLIENT_HOOKS: list[Callable[[PaperlessClient], None]] = []
+
+
 class PaperlessClient:
     """One connection pool to one Paperless server; use as `async with PaperlessClient(...)`."""
 
@@ -188,6 +192,8 @@ class PaperlessClient:
             limits=limits,
             transport=transport,
         )
+        for hook in CLIENT_HOOKS:
+            hook(self)
 
     @classmethod
     def from_settings(cls, paperless: Any, **overrides: Any) -> PaperlessClient:

@@ -8,6 +8,7 @@ implementations and notifies the monitors (trace logging, tracing and metrics at
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import logging
@@ -184,17 +185,22 @@ class Pipeline:
             self._callers[key] = self.pm.subset_hook_caller(hook, remove_plugins=others)
         return self._callers[key]
 
-    async def call(self, hook: str, plugin: str, **kwargs: Any) -> Any:
+    async def call(self, hook: str, plugin: str, *, offload: bool = False, **kwargs: Any) -> Any:
         """Call `hook` on one plugin only and return its result, awaiting it if it is async.
 
         The plugin's own `[plugins.NAME]` table is passed as `plugin_config` when the hook
-        takes one.
+        takes one. `offload=True` runs a plain (CPU-heavy) implementation in a worker thread so
+        the event loop keeps serving requests.
         """
         spec = getattr(self.pm.hook, hook).spec
         if "plugin_config" in spec.argnames:
             kwargs["plugin_config"] = self.settings.plugin_config(plugin)
+        caller = self._caller(hook, plugin)
         with self.monitor("hook", hook, plugin):
-            result = self._caller(hook, plugin)(**kwargs)
+            if offload:
+                result = await asyncio.to_thread(caller, **kwargs)
+            else:
+                result = caller(**kwargs)
             if not spec.opts.get("firstresult"):  # one plugin's answer, from pluggy's list
                 result = result[0] if result else None
             if inspect.isawaitable(result):

@@ -86,6 +86,7 @@ async def sync(
     source_key: str,
     *,
     force: bool = False,
+    min_words: int = 20,
     progress: Progress | None = None,
     check_cancelled: Callable[[], None] = lambda: None,
 ) -> SyncResult:
@@ -102,7 +103,8 @@ async def sync(
     async for batch in source.documents(modified_after=since):
         check_cancelled()
         for start in range(0, len(batch), WRITE_BATCH):
-            await _write_batch(store, batch[start : start + WRITE_BATCH], result)
+            written = await store_documents(store, batch[start : start + WRITE_BATCH], result)
+            await store_checksums(store, source, written, min_words)
         for document in batch:
             if document.modified and (newest is None or document.modified > newest):
                 newest = document.modified
@@ -140,7 +142,12 @@ def _summary(result: SyncResult) -> str:
     )
 
 
-async def _write_batch(store: Store, batch: list[SourceDocument], result: SyncResult) -> None:
+async def store_documents(
+    store: Store, batch: list[SourceDocument], result: SyncResult
+) -> list[SourceDocument]:
+    """Insert new and update changed documents (marking them for analysis); count each kind.
+
+    Returns the documents written."""
     ids = [document.id for document in batch]
     marks = ",".join("?" * len(ids))
     known = {
@@ -150,6 +157,7 @@ async def _write_batch(store: Store, batch: list[SourceDocument], result: SyncRe
         )
     }
     now = utcnow()
+    written = []
     async with store.transaction() as conn:
         for document in batch:
             prints = fingerprint(document)
@@ -157,10 +165,32 @@ async def _write_batch(store: Store, batch: list[SourceDocument], result: SyncRe
                 result.unchanged += 1
                 continue
             await _upsert(conn, document, prints, now)
+            written.append(document)
             if document.id in known:
                 result.updated += 1
             else:
                 result.inserted += 1
+    return written
+
+
+async def store_checksums(
+    store: Store, source: FetchSource, documents: list[SourceDocument], min_words: int
+) -> None:
+    """Ask the source for the original checksums of documents too short for their text to decide.
+
+    Byte-identical files give identical text, so the content hash already groups them; only
+    where the text is empty or short does the checksum add anything, and it costs a request each.
+    """
+    short = [d.id for d in documents if not d.checksum and len(d.content.split()) < min_words]
+    if not short:
+        return
+    found = await source.checksums(short)
+    if found:
+        async with store.transaction() as conn:
+            await conn.executemany(
+                "UPDATE documents SET original_checksum = ? WHERE id = ?",
+                [(checksum, document_id) for document_id, checksum in found.items()],
+            )
 
 
 async def _upsert(conn: Any, document: SourceDocument, prints: str, now: str) -> None:

@@ -24,15 +24,17 @@ def problems(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -
     return caught.value.problems
 
 
-def test_defaults_follow_the_contract():
+def test_defaults_follow_the_contract_where_the_benchmark_agrees():
     settings = load_settings(environ={})
     dedup = settings.dedup
+    # numBands 64 and fuzzySampleSize 2000 differ from the contract: see docs/how-it-works.md.
     assert (dedup.num_permutations, dedup.num_bands, dedup.ngram_size, dedup.min_words) == (
         256,
-        32,
+        64,
         3,
         20,
     )
+    assert dedup.fuzzy_sample_size == 2000
     assert dedup.similarity_threshold == 0.75
     assert (dedup.confidence_weight_jaccard, dedup.confidence_weight_fuzzy) == (60, 40)
     assert dedup.discriminative_penalty_strength == 70
@@ -179,3 +181,15 @@ def test_config_check_command(tmp_path, capsys, monkeypatch):
     assert err.strip() == (
         "dupeless: invalid configuration: server.port: got -1 (allowed: from 1 to 65535)"
     )
+
+
+def test_configuration_docs_list_every_key_and_variable():
+    import attrs
+    from dupeless.core.config import env_name, sections
+
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    for section, cls in sections():
+        assert f"`[{section}]`" in text
+        for key in attrs.fields(cls):
+            assert f"| `{key.name}` |" in text, f"{section}.{key.name}"
+            assert f"`{env_name(section, key)}`" in text

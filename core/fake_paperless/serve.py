@@ -39,6 +39,7 @@ def serve(
         app,
         log_config=None,
         log_level=log_level,
+        access_log=False,
         lifespan=lifespan,
         timeout_graceful_shutdown=2,
     )

@@ -1,0 +1,572 @@
+"""Analysis: normalise -> signature -> candidate -> score -> group, over the store.
+
+Incremental by default: only documents marked `pending` by a sync (or named by a check) are
+normalised, signed and looked up in the persisted candidate index; only the part of the duplicate
+graph they touch is regrouped. `force` re-analyses everything. Groups a user has reviewed (any
+status but `pending`) are never rewritten; a pair decided "not duplicate" never groups again.
+
+Per-pair components are stored as `pair_scores.components` (`core.scoring.encode_components`),
+so a weight change recomputes every confidence exactly (`core.scoring.rescore`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+import numpy as np
+from attrs import define
+
+from .config import DedupSettings, Settings
+from .dedup_config import weights_for
+from .grouping import build_groups
+from .hookspecs.signature import SignatureParams
+from .models import AnalysedDocument, DuplicateGroup, PairScore, ScoringPair
+from .pipeline import Pipeline
+from .scoring import decode_pair, encode_components, score_pairs, without_nan
+from .store import Store, utcnow
+
+#: Documents normalised and signed per hook call; pairs scored per hook call.
+BATCH = 1000
+SCORE_BATCH = 5000
+ALGORITHM_VERSION = "1"
+
+Progress = Callable[[float, str], Awaitable[None]]
+
+
+@define
+class AnalysisResult:
+    """The figures an analysis job reports."""
+
+    documents_analysed: int = 0
+    signatures_computed: int = 0
+    signatures_reused: int = 0
+    candidate_pairs: int = 0
+    pairs_scored: int = 0
+    groups_created: int = 0
+    groups_updated: int = 0
+    groups_removed: int = 0
+    full: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+class Analysis:
+    """One analysis run; `run()` does the work (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        pipeline: Pipeline,
+        dedup: DedupSettings,
+        *,
+        progress: Progress | None = None,
+        check_cancelled: Callable[[], None] = lambda: None,
+    ):
+        self.store = store
+        self.pipeline = pipeline
+        self.dedup = dedup
+        self.settings: Settings = attrs.evolve(pipeline.settings, dedup=dedup)
+        self.report = progress or _no_progress
+        self.check_cancelled = check_cancelled
+        self.result = AnalysisResult()
+
+    async def run(
+        self, *, force: bool = False, document_ids: Iterable[int] | None = None
+    ) -> AnalysisResult:
+        """Analyse pending documents (or `document_ids`, or everything with `force`)."""
+        if force:
+            await self.store.execute("UPDATE documents SET processing_status = 'pending'")
+            await self.store.execute("DELETE FROM candidate_index")
+        if document_ids is None:
+            pending = await self.store.fetchall(
+                "SELECT id FROM documents WHERE processing_status = 'pending' ORDER BY id"
+            )
+            document_ids = [row[0] for row in pending]
+        ids = sorted(set(document_ids))
+        # A library with nothing analysed yet is a full run: its pairs are found in bulk.
+        analysed = await self.store.fetchval(
+            "SELECT 1 FROM documents WHERE processing_status = 'completed' LIMIT 1"
+        )
+        self.result.full = force or analysed is None
+        self.result.documents_analysed = len(ids)
+        if not ids:
+            await self.report(1.0, "Nothing to analyse")
+            return self.result
+
+        await self.report(0.02, f"Normalising {len(ids)} documents")
+        with self.pipeline.monitor("stage", "normalise", self.pipeline.provider("normalise")):
+            await self._normalise(ids)
+        self.check_cancelled()
+        await self.report(0.25, "Computing signatures")
+        with self.pipeline.monitor("stage", "signature", self.pipeline.provider("signature")):
+            signed = await self._sign(ids)
+        self.check_cancelled()
+        await self.report(0.45, "Finding candidates")
+        with self.pipeline.monitor("stage", "candidate", self.pipeline.provider("candidate")):
+            pairs = await self._candidates(ids, signed)
+        self.check_cancelled()
+        await self.report(0.55, f"Scoring {len(pairs)} candidate pairs")
+        with self.pipeline.monitor("stage", "score", None):
+            await self._score(ids, pairs)
+        self.check_cancelled()
+        await self.report(0.9, "Grouping")
+        with self.pipeline.monitor("stage", "group", None):
+            await self._regroup(ids)
+        await self._mark_completed(ids)
+        await self.report(1.0, self.summary())
+        return self.result
+
+    def summary(self) -> str:
+        r = self.result
+        return (
+            f"Analysis complete: {r.documents_analysed} documents, {r.pairs_scored} pairs scored,"
+            f" {r.groups_created} groups created, {r.groups_updated} updated,"
+            f" {r.groups_removed} removed"
+        )
+
+    # -- normalise ------------------------------------------------------------------------------
+
+    async def _normalise(self, ids: list[int]) -> None:
+        provider = self.pipeline.provider("normalise")
+        for chunk in _chunks(ids, BATCH):
+            rows = await self.store.fetchall(
+                "SELECT document_id, full_text FROM content"
+                f" WHERE document_id IN ({_marks(chunk)})",
+                chunk,
+            )
+            texts = [row["full_text"] for row in rows]
+            normalised = await self.pipeline.call(
+                "dupeless_normalise", provider, offload=True, texts=texts
+            )
+            updates = [
+                (text, len(text.split()), _content_hash(text), row["document_id"])
+                for row, text in zip(rows, normalised, strict=True)
+            ]
+            async with self.store.transaction() as conn:
+                await conn.executemany(
+                    "UPDATE content SET normalized_text = ?, word_count = ?, content_hash = ?"
+                    " WHERE document_id = ?",
+                    updates,
+                )
+
+    # -- signature ------------------------------------------------------------------------------
+
+    def _params(self) -> SignatureParams:
+        return SignatureParams(self.dedup.num_permutations, self.dedup.ngram_size)
+
+    async def _sign(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """Signatures of the documents with enough words, reusing stored ones by content hash."""
+        provider = self.pipeline.provider("signature")
+        key = (
+            await self.pipeline.call(
+                "dupeless_signatures", provider, texts=[], params=self._params()
+            )
+        ).key
+        signed: dict[int, np.ndarray] = {}
+        for chunk in _chunks(ids, BATCH):
+            rows = await self.store.fetchall(
+                "SELECT c.document_id, c.normalized_text, c.content_hash, s.signature"
+                " FROM content c LEFT JOIN signatures s"
+                " ON s.content_hash = c.content_hash AND s.algorithm = ?"
+                f" WHERE c.document_id IN ({_marks(chunk)}) AND c.word_count >= ?",
+                [key, *chunk, self.dedup.min_words],
+            )
+            missing = [row for row in rows if row["signature"] is None]
+            for row in rows:
+                if row["signature"] is not None:
+                    signed[row["document_id"]] = np.frombuffer(row["signature"], dtype=np.int64)
+            self.result.signatures_reused += len(rows) - len(missing)
+            if not missing:
+                continue
+            computed = await self.pipeline.call(
+                "dupeless_signatures",
+                provider,
+                offload=True,
+                texts=[row["normalized_text"] for row in missing],
+                params=self._params(),
+            )
+            values = np.asarray(computed.values, dtype=np.int64)
+            for row, signature in zip(missing, values, strict=True):
+                signed[row["document_id"]] = signature
+            async with self.store.transaction() as conn:
+                await conn.executemany(
+                    "INSERT OR REPLACE INTO signatures (content_hash, algorithm, signature)"
+                    " VALUES (?, ?, ?)",
+                    [
+                        (row["content_hash"], key, sig.tobytes())
+                        for row, sig in zip(missing, values, strict=True)
+                    ],
+                )
+            self.result.signatures_computed += len(missing)
+        return signed
+
+    # -- candidate ------------------------------------------------------------------------------
+
+    async def _candidates(
+        self, ids: list[int], signed: dict[int, np.ndarray]
+    ) -> set[tuple[int, int]]:
+        """Candidate pairs (LSH and the exact tier) touching the analysed documents."""
+        index = await self.pipeline.call(
+            "dupeless_candidate_index",
+            self.pipeline.provider("candidate"),
+            settings=self.settings,
+            store=self.store,
+        )
+        await index.remove([i for i in ids if i not in signed])
+        order = sorted(signed)
+        matrix = np.stack([signed[i] for i in order]) if order else np.empty((0, 0))
+        await index.add(order, matrix)
+        pairs: set[tuple[int, int]] = set()
+        if self.result.full:
+            pairs.update(map(tuple, (await index.pairs(order, matrix)).tolist()))
+        else:
+            for document in order:
+                for other in await index.query(signed[document]):
+                    if other != document:
+                        pairs.add((min(document, other), max(document, other)))
+        pairs |= await self._exact_candidates(ids)
+        self.result.candidate_pairs = len(pairs)
+        return pairs
+
+    async def _exact_candidates(self, ids: list[int]) -> set[tuple[int, int]]:
+        """Pairs sharing a non-empty normalised text or an original checksum with `ids`."""
+        pairs: set[tuple[int, int]] = set()
+        for chunk in _chunks(ids, BATCH):
+            rows = await self.store.fetchall(
+                "SELECT a.document_id, b.document_id FROM content a JOIN content b"
+                " ON b.content_hash = a.content_hash AND b.document_id != a.document_id"
+                f" WHERE a.document_id IN ({_marks(chunk)}) AND a.normalized_text != ''"
+                " UNION SELECT a.id, b.id FROM documents a JOIN documents b"
+                " ON b.original_checksum = a.original_checksum AND b.id != a.id"
+                f" WHERE a.id IN ({_marks(chunk)}) AND a.original_checksum IS NOT NULL",
+                [*chunk, *chunk],
+            )
+            pairs.update((min(a, b), max(a, b)) for a, b in rows)
+        return pairs
+
+    # -- score ----------------------------------------------------------------------------------
+
+    async def _score(self, ids: list[int], pairs: set[tuple[int, int]]) -> None:
+        async with self.store.transaction() as conn:
+            for chunk in _chunks(ids, BATCH):
+                marks = _marks(chunk)
+                await conn.execute(
+                    f"DELETE FROM pair_scores WHERE document_a IN ({marks})"
+                    f" OR document_b IN ({marks})",
+                    [*chunk, *chunk],
+                )
+        ordered = sorted(pairs)
+        weights = weights_for(self.settings, self.dedup)
+        documents = await self.load_documents({d for pair in ordered for d in pair})
+        scorers = self.pipeline.scorers()
+        for start in range(0, len(ordered), SCORE_BATCH):
+            self.check_cancelled()
+            batch = [
+                ScoringPair(documents[a], documents[b])
+                for a, b in ordered[start : start + SCORE_BATCH]
+            ]
+            components = [
+                await self.pipeline.call(
+                    "dupeless_score_pairs", name, offload=True, pairs=batch, settings=self.settings
+                )
+                for name in scorers
+            ]
+            scores = score_pairs(batch, components, weights)
+            await self._save_scores(scores)
+            self.result.pairs_scored += len(scores)
+            await self.report(
+                0.55 + 0.35 * (start + len(batch)) / len(ordered),
+                f"Scored {start + len(batch)} of {len(ordered)} pairs",
+            )
+
+    async def load_documents(self, ids: Iterable[int]) -> dict[int, AnalysedDocument]:
+        """The analysed view of documents, with their stored signatures."""
+        key = (
+            await self.pipeline.call(
+                "dupeless_signatures",
+                self.pipeline.provider("signature"),
+                texts=[],
+                params=self._params(),
+            )
+        ).key
+        documents: dict[int, AnalysedDocument] = {}
+        for chunk in _chunks(sorted(ids), BATCH):
+            rows = await self.store.fetchall(
+                "SELECT d.id, d.title, d.correspondent, d.document_type, d.created_date,"
+                " d.added_at, d.original_checksum, c.full_text, c.normalized_text, c.word_count,"
+                " c.content_hash, s.signature FROM documents d"
+                " JOIN content c ON c.document_id = d.id"
+                " LEFT JOIN signatures s ON s.content_hash = c.content_hash AND s.algorithm = ?"
+                f" WHERE d.id IN ({_marks(chunk)})",
+                [key, *chunk],
+            )
+            for row in rows:
+                documents[row["id"]] = AnalysedDocument(
+                    id=row["id"],
+                    text=row["normalized_text"],
+                    content=row["full_text"],
+                    title=row["title"],
+                    word_count=row["word_count"],
+                    signature=(
+                        np.frombuffer(row["signature"], dtype=np.int64)
+                        if row["signature"] is not None
+                        and row["word_count"] >= self.dedup.min_words
+                        else None
+                    ),
+                    correspondent=row["correspondent"],
+                    document_type=row["document_type"],
+                    created=date.fromisoformat(row["created_date"])
+                    if row["created_date"]
+                    else None,
+                    added=_instant(row["added_at"]),
+                    checksum=row["original_checksum"],
+                    content_hash=row["content_hash"] or None,
+                )
+        return documents
+
+    async def _save_scores(self, scores: list[PairScore]) -> None:
+        now = utcnow()
+        rows = [
+            (
+                score.a,
+                score.b,
+                score.confidence,
+                json.dumps(encode_components(score)),
+                json.dumps(score.explanations, default=str),
+                now,
+            )
+            for score in scores
+        ]
+        async with self.store.transaction() as conn:
+            await conn.executemany(
+                "INSERT OR REPLACE INTO pair_scores (document_a, document_b, confidence,"
+                " components, explanation, scored_at) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    # -- group ----------------------------------------------------------------------------------
+
+    async def _regroup(self, ids: list[int]) -> None:
+        """Rebuild the groups of the part of the duplicate graph the analysed documents touch."""
+        nodes = await self._component(ids)
+        if not nodes:
+            return
+        scores = await self._scores_among(nodes)
+        decided = await self._decisions_among(nodes)
+        existing = await self._groups_touching(nodes)
+        chosen = [g["primary_document_id"] for g in existing if g["primary_set_by_user"]]
+        added = {
+            row[0]: _instant(row[1])
+            for row in await self._rows_in("SELECT id, added_at FROM documents", "id", nodes)
+        }
+        groups = build_groups(
+            scores,
+            self.dedup.similarity_threshold,
+            not_duplicates=decided,
+            added=added,
+            chosen_primaries=chosen,
+        )
+        await self._reconcile(groups, existing)
+
+    async def _component(self, ids: list[int]) -> set[int]:
+        """Every document connected to `ids` by a pair above the threshold, or by a group."""
+        nodes = set(ids)
+        frontier = set(ids)
+        threshold = self.dedup.similarity_threshold
+        while frontier:
+            found: set[int] = set()
+            for chunk in _chunks(sorted(frontier), BATCH):
+                marks = _marks(chunk)
+                rows = await self.store.fetchall(
+                    "SELECT document_a, document_b FROM pair_scores WHERE confidence >= ?"
+                    f" AND (document_a IN ({marks}) OR document_b IN ({marks}))"
+                    " UNION SELECT m2.document_id, m2.document_id FROM group_members m1"
+                    " JOIN group_members m2 ON m2.group_id = m1.group_id"
+                    " JOIN duplicate_groups g ON g.id = m1.group_id AND g.status = 'pending'"
+                    f" WHERE m1.document_id IN ({marks})",
+                    [threshold, *chunk, *chunk, *chunk],
+                )
+                for a, b in rows:
+                    found.update((a, b))
+            frontier = found - nodes
+            nodes |= found
+        return nodes
+
+    async def _rows_in(self, sql: str, column: str, ids: Iterable[int]) -> list[Any]:
+        rows = []
+        for chunk in _chunks(sorted(ids), BATCH):
+            joiner = "AND" if " WHERE " in sql else "WHERE"
+            rows += await self.store.fetchall(
+                f"{sql} {joiner} {column} IN ({_marks(chunk)})", chunk
+            )
+        return rows
+
+    async def _scores_among(self, nodes: set[int]) -> list[PairScore]:
+        rows = await self._rows_in(
+            "SELECT document_a, document_b, confidence, components, explanation FROM pair_scores",
+            "document_a",
+            nodes,
+        )
+        return [decode_pair(row) for row in rows if row["document_b"] in nodes]
+
+    async def _decisions_among(self, nodes: set[int]) -> set[frozenset[int]]:
+        rows = await self._rows_in(
+            "SELECT document_a, document_b FROM pair_decisions", "document_a", nodes
+        )
+        return {frozenset((a, b)) for a, b in rows if b in nodes}
+
+    async def _groups_touching(self, nodes: set[int]) -> list[dict[str, Any]]:
+        rows = await self._rows_in(
+            "SELECT DISTINCT g.*, m.document_id AS member FROM duplicate_groups g"
+            " JOIN group_members m ON m.group_id = g.id",
+            "m.document_id",
+            nodes,
+        )
+        ids = {row["id"] for row in rows}
+        groups = []
+        for group_id in sorted(ids):
+            row = await self.store.fetchone(
+                "SELECT * FROM duplicate_groups WHERE id = ?", (group_id,)
+            )
+            members = await self.store.fetchall(
+                "SELECT document_id FROM group_members WHERE group_id = ?", (group_id,)
+            )
+            groups.append({**dict(row), "members": {m[0] for m in members}})
+        return groups
+
+    async def _reconcile(
+        self, groups: list[DuplicateGroup], existing: list[dict[str, Any]]
+    ) -> None:
+        """Write the new groups, keeping the ids of pending groups they continue.
+
+        A reviewed group (any status but pending) is never rewritten: when the same members group
+        again only its scores are refreshed, and a changed membership becomes a new group.
+        """
+        pending = [g for g in existing if g["status"] == "pending"]
+        reviewed = {frozenset(g["members"]): g for g in existing if g["status"] != "pending"}
+        now = utcnow()
+        claimed: set[str] = set()
+        async with self.store.transaction() as conn:
+            for group in groups:
+                members = frozenset(group.members)
+                same = reviewed.get(members)
+                if same is not None:  # a reviewed group keeps its status; refresh its scores
+                    await _update_scores(conn, same["id"], group, now)
+                    continue
+                match = _best_match(members, pending, claimed)
+                if match is None:
+                    await _insert_group(conn, group, now)
+                    self.result.groups_created += 1
+                else:
+                    claimed.add(match["id"])
+                    # build_groups already kept the user's primary where it is still a member.
+                    by_user = match["primary_set_by_user"] and (
+                        group.primary == match["primary_document_id"]
+                    )
+                    await conn.execute(
+                        "UPDATE duplicate_groups SET confidence = ?, components = ?,"
+                        " member_count = ?, primary_document_id = ?, primary_set_by_user = ?,"
+                        " algorithm_version = ?, updated_at = ? WHERE id = ?",
+                        (
+                            group.confidence,
+                            json.dumps(without_nan(group.components)),
+                            len(members),
+                            group.primary,
+                            int(bool(by_user)),
+                            ALGORITHM_VERSION,
+                            now,
+                            match["id"],
+                        ),
+                    )
+                    await conn.execute(
+                        "DELETE FROM group_members WHERE group_id = ?", (match["id"],)
+                    )
+                    await conn.executemany(
+                        "INSERT INTO group_members (group_id, document_id) VALUES (?, ?)",
+                        [(match["id"], d) for d in sorted(members)],
+                    )
+                    self.result.groups_updated += 1
+            for old in pending:
+                if old["id"] not in claimed:
+                    await conn.execute("DELETE FROM duplicate_groups WHERE id = ?", (old["id"],))
+                    self.result.groups_removed += 1
+
+    async def _mark_completed(self, ids: list[int]) -> None:
+        async with self.store.transaction() as conn:
+            for chunk in _chunks(ids, BATCH):
+                await conn.execute(
+                    "UPDATE documents SET processing_status = 'completed'"
+                    f" WHERE id IN ({_marks(chunk)})",
+                    chunk,
+                )
+
+
+async def _insert_group(conn: Any, group: DuplicateGroup, now: str) -> str:
+    group_id = str(uuid.uuid4())
+    await conn.execute(
+        "INSERT INTO duplicate_groups (id, confidence, components, status, member_count,"
+        " primary_document_id, algorithm_version, created_at, updated_at)"
+        " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+        (
+            group_id,
+            group.confidence,
+            json.dumps(without_nan(group.components)),
+            len(group.members),
+            group.primary,
+            ALGORITHM_VERSION,
+            now,
+            now,
+        ),
+    )
+    await conn.executemany(
+        "INSERT INTO group_members (group_id, document_id) VALUES (?, ?)",
+        [(group_id, d) for d in group.members],
+    )
+    return group_id
+
+
+async def _update_scores(conn: Any, group_id: str, group: DuplicateGroup, now: str) -> None:
+    await conn.execute(
+        "UPDATE duplicate_groups SET confidence = ?, components = ?, updated_at = ? WHERE id = ?",
+        (group.confidence, json.dumps(without_nan(group.components)), now, group_id),
+    )
+
+
+def _best_match(
+    members: frozenset[int], candidates: list[dict[str, Any]], claimed: set[str]
+) -> dict[str, Any] | None:
+    """The unclaimed pending group sharing most members with `members` (at least one)."""
+    best, overlap = None, 0
+    for candidate in candidates:
+        shared = len(members & candidate["members"])
+        if candidate["id"] not in claimed and shared > overlap:
+            best, overlap = candidate, shared
+    return best
+
+
+def _content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest() if text else ""
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _marks(values: list[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+async def _no_progress(fraction: float, message: str) -> None:
+    """Progress sink for callers that do not report progress."""

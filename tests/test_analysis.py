@@ -1,0 +1,208 @@
+"""The store-backed analysis: full and incremental runs, groups, decisions, reviewed groups,
+third-party scorers, and the one-document check."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dupeless.core.analysis import Analysis
+from dupeless.core.check import check
+from dupeless.core.cli import main
+from dupeless.core.pipeline import Pipeline
+from dupeless.core.sync import sync
+from dupeless.plugins.jsonl_source import JsonlSource
+
+LETTER = (
+    "Dear Ms Keller, thank you for your letter of last week about the renovation of the "
+    "staircase in the building at Lindenstrasse. We have asked two contractors for offers and "
+    "expect them before the end of the month. The owners meeting will decide which offer to "
+    "accept; until then no work can start. Please note that the lift will be serviced on the "
+    "same day and cannot be used between nine and twelve. If you have questions about the "
+    "schedule or the costs, our office is open every weekday morning. Kind regards, Hausverwaltung"
+)
+OTHER = (
+    "The quarterly report shows that the warehouse in Bremen handled more parcels than planned, "
+    "while the new sorting line in Leipzig is still below its target because two conveyors were "
+    "delivered late. The board asks every site manager to review overtime, to plan the holiday "
+    "season early and to report damaged goods within two days so that claims can be filed with "
+    "the carriers in time. Training for the scanners starts next month in all locations."
+)
+
+
+def scan(text: str) -> str:
+    """A re-scan: a few OCR confusions and a re-wrapped line."""
+    return text.replace("m", "rn", 3).replace("l", "1", 2).replace(". ", ".\n", 2)
+
+
+def record(doc_id, content, **extra):
+    return {
+        "id": doc_id,
+        "title": f"Doc {doc_id}",
+        "content": content,
+        "added": f"2026-01-{doc_id:02d}T10:00:00Z",
+        "modified": f"2026-01-{doc_id:02d}T10:00:00Z",
+        **extra,
+    }
+
+
+@pytest.fixture
+def library(tmp_path):
+    path = tmp_path / "library.jsonl"
+
+    def write(*records):
+        path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+        return JsonlSource(path)
+
+    return write
+
+
+async def analyse(store, settings, pipeline=None, **options):
+    pipeline = pipeline or Pipeline(settings)
+    return await Analysis(store, pipeline, settings.dedup).run(**options)
+
+
+async def groups_of(store):
+    rows = await store.fetchall(
+        "SELECT g.id, g.status, g.primary_document_id, m.document_id FROM duplicate_groups g"
+        " JOIN group_members m ON m.group_id = g.id ORDER BY m.document_id"
+    )
+    groups = {}
+    for group_id, status, primary, member in rows:
+        groups.setdefault(group_id, {"status": status, "primary": primary, "members": []})
+        groups[group_id]["members"].append(member)
+    return groups
+
+
+async def test_full_run_groups_a_rescan_and_leaves_others_alone(store, settings, library):
+    await sync(store, library(record(1, LETTER), record(2, scan(LETTER)), record(3, OTHER)), "j")
+    result = await analyse(store, settings)
+    assert result.full and result.documents_analysed == 3
+    groups = list((await groups_of(store)).values())
+    assert groups == [{"status": "pending", "primary": 1, "members": [1, 2]}]
+    statuses = {r[0] for r in await store.fetchall("SELECT processing_status FROM documents")}
+    assert statuses == {"completed"}
+    components = json.loads(await store.fetchval("SELECT components FROM pair_scores"))
+    assert set(components["similarities"]) >= {"jaccard", "fuzzy"}
+
+
+async def test_incremental_run_adds_a_new_copy_to_the_existing_group(store, settings, library):
+    await sync(store, library(record(1, LETTER), record(2, scan(LETTER)), record(3, OTHER)), "j")
+    await analyse(store, settings)
+    (group_id,) = await groups_of(store)
+    source = library(
+        record(1, LETTER), record(2, scan(LETTER)), record(3, OTHER), record(4, scan(LETTER))
+    )
+    await sync(store, source, "j")
+    result = await analyse(store, settings)
+    assert not result.full and result.documents_analysed == 1
+    assert (result.groups_created, result.groups_updated) == (0, 1)
+    assert (await groups_of(store))[group_id]["members"] == [1, 2, 4]
+
+
+async def test_changed_content_is_signed_again_and_leaves_the_group(store, settings, library):
+    await sync(store, library(record(1, LETTER), record(2, scan(LETTER))), "j")
+    await analyse(store, settings)
+    changed = record(2, OTHER, modified="2026-02-01T10:00:00Z")
+    await sync(store, library(record(1, LETTER), changed), "j")
+    result = await analyse(store, settings)
+    assert result.signatures_computed == 1 and result.signatures_reused == 0
+    assert await groups_of(store) == {}
+
+
+async def test_identical_text_groups_at_full_confidence_even_when_short(store, settings, library):
+    await sync(
+        store, library(record(1, "Receipt 42"), record(2, "receipt  42"), record(3, "")), "j"
+    )
+    await sync(
+        store, library(record(1, "Receipt 42"), record(2, "receipt  42"), record(3, "")), "j"
+    )
+    await analyse(store, settings)
+    (group,) = (await groups_of(store)).values()
+    assert group["members"] == [1, 2]
+    assert await store.fetchval("SELECT confidence FROM duplicate_groups") == 1.0
+
+
+async def test_not_duplicate_decision_and_reviewed_status_survive_a_forced_rerun(
+    store, settings, library
+):
+    records = [record(1, LETTER), record(2, scan(LETTER)), record(5, OTHER), record(6, scan(OTHER))]
+    await sync(store, library(*records), "j")
+    await analyse(store, settings)
+    groups = await groups_of(store)
+    letter = next(g for g, v in groups.items() if v["members"] == [1, 2])
+    other = next(g for g, v in groups.items() if v["members"] == [5, 6])
+    await store.execute(
+        "UPDATE duplicate_groups SET status = 'false_positive' WHERE id = ?", (letter,)
+    )
+    await store.execute(
+        "INSERT INTO pair_decisions VALUES (1, 2, 'not_duplicate', '2026-01-01T00:00:00Z')"
+    )
+    await store.execute("UPDATE duplicate_groups SET status = 'ignored' WHERE id = ?", (other,))
+    await analyse(store, settings, force=True)
+    after = await groups_of(store)
+    assert after[letter]["status"] == "false_positive"
+    assert after[other] == {"status": "ignored", "primary": 5, "members": [5, 6]}
+    assert not [g for g in after.values() if g["status"] == "pending"]
+
+
+VETO_PLUGIN = """
+from dupeless.core.hookspecs import hookimpl
+from dupeless.core.hookspecs.score import ScoreComponent
+
+
+@hookimpl
+def dupeless_score_pairs(pairs, settings, plugin_config):
+    return ScoreComponent(name="veto", kind="penalty", values=[1.0 for _ in pairs])
+"""
+
+
+async def test_third_party_scorer_from_an_entry_point_changes_results(
+    store, settings, library, tmp_path, monkeypatch
+):
+    site = tmp_path / "site"
+    dist = site / "veto-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (site / "veto_scorer.py").write_text(VETO_PLUGIN)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: veto\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[dupeless]\nveto = veto_scorer\n")
+    monkeypatch.syspath_prepend(str(site))
+    settings.pipeline.scorers = [*settings.pipeline.scorers, "veto"]
+    await sync(store, library(record(1, LETTER), record(2, scan(LETTER))), "j")
+    await analyse(store, settings)
+    assert await groups_of(store) == {}
+    components = json.loads(await store.fetchval("SELECT components FROM pair_scores"))
+    assert components["penalties"]["veto"] == 1.0
+
+
+async def test_check_one_document_is_idempotent(store, settings, library):
+    await sync(store, library(record(1, LETTER), record(3, OTHER)), "j")
+    await analyse(store, settings)
+    source = library(record(1, LETTER), record(3, OTHER), record(7, scan(LETTER)))
+    pipeline = Pipeline(settings)
+    verdict = await check(store, pipeline, source, settings.dedup, 7)
+    assert verdict.duplicate and verdict.matches == [1] and verdict.best_match == 1
+    assert verdict.confidence > settings.dedup.similarity_threshold
+    assert "possible duplicate of #1" in verdict.line()
+    again = await check(store, pipeline, source, settings.dedup, 7)
+    assert again == verdict
+    assert len(await groups_of(store)) == 1
+    missing = await check(store, pipeline, source, settings.dedup, 99)
+    assert not missing.found
+
+
+def test_analyze_and_export_commands(tmp_path, library, capsys):
+    library(record(1, LETTER), record(2, scan(LETTER)), record(3, OTHER))
+    path = tmp_path / "library.jsonl"
+    database = tmp_path / "cli.db"
+    code = main(["analyze", "--source", f"jsonl:{path}", "--db", str(database), "--quiet"])
+    assert code == 0
+    assert "analysis: 3 documents" in capsys.readouterr().out
+    assert main(["export", "duplicates", "--db", str(database), "--format", "json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    (group,) = exported["groups"]
+    assert (group["members"], group["primary"], group["status"]) == ([1, 2], 1, "pending")
+    assert main(["export", "duplicates", "--db", str(database), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "group_id,confidence,status,is_primary,paperless_id,title"
+    assert len(lines) == 3
