@@ -37,3 +37,29 @@ class JobFinished(DupelessError):
 
 class JobCancelled(DupelessError):
     """Raised inside a job when the user cancelled it; the runner records `cancelled`."""
+
+
+class NotFoundError(DupelessError):
+    """A group, document or plan that does not exist (API: 404 NOT_FOUND); `ids` names them."""
+
+    def __init__(self, message: str, ids: list[str] | None = None):
+        super().__init__(message)
+        self.ids = ids or []
+
+
+class ConflictError(DupelessError):
+    """The current state forbids the change, e.g. a group is no longer pending (API: 409
+    CONFLICT); `ids` names what is in the way."""
+
+    def __init__(self, message: str, ids: list[str] | None = None):
+        super().__init__(message)
+        self.ids = ids or []
+
+
+class InvalidValues(DupelessError):
+    """Values a user sent break a rule (API: 400 VALIDATION_FAILED); `problems` are
+    (field, message) pairs, field named as the user sent it."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))

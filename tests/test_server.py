@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -92,3 +93,38 @@ def test_serve_with_bad_configuration_prints_one_line(tmp_path):
         "dupeless: invalid configuration: server.port: expected a whole number"
         " (allowed: from 1 to 65535)"
     ]
+
+
+def test_demo_mode_serves_real_groups_from_the_sample_library(tmp_path):
+    """`make run` on a fresh clone: no Paperless configured, so the sample library is used."""
+    port = free_port()
+    environ = {**os.environ, "PORT": str(port), "DATABASE_URL": str(tmp_path / "demo.db")}
+    for name in ("DUPELESS_CONFIG", "PAPERLESS_URL", "PAPERLESS_API_TOKEN"):
+        environ.pop(name, None)
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dupeless.core.cli", "serve"],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 120
+        groups = 0
+        while not groups:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "no duplicate groups in demo mode"
+            time.sleep(0.5)
+            try:
+                groups = httpx.get(f"{base}/duplicates", timeout=2).json()["meta"]["total"]
+            except (httpx.TransportError, KeyError):
+                continue
+        ready = httpx.get(f"{base}/ready", timeout=10).json()
+        assert "demo" in json.dumps(ready)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+    assert "DEMO MODE" in (tmp_path / "serve.log").read_text()
