@@ -114,11 +114,11 @@ class Analysis:
         self.check_cancelled()
         await self.report(0.55, f"Scoring {len(pairs)} candidate pairs")
         with self.pipeline.monitor("stage", "score", None):
-            await self._score(ids, pairs)
+            scores = await self._score(ids, pairs)
         self.check_cancelled()
         await self.report(0.9, "Grouping")
         with self.pipeline.monitor("stage", "group", None):
-            await self._regroup(ids)
+            await self._regroup(ids, scores)
         await self._mark_completed(ids)
         await self.report(1.0, self.summary())
         return self.result
@@ -253,7 +253,8 @@ class Analysis:
 
     # -- score ----------------------------------------------------------------------------------
 
-    async def _score(self, ids: list[int], pairs: set[tuple[int, int]]) -> None:
+    async def _score(self, ids: list[int], pairs: set[tuple[int, int]]) -> list[PairScore]:
+        """Score the candidate pairs, replacing every stored pair of the analysed documents."""
         async with self.store.transaction() as conn:
             for chunk in _chunks(ids, BATCH):
                 marks = _marks(chunk)
@@ -266,6 +267,7 @@ class Analysis:
         weights = weights_for(self.settings, self.dedup)
         documents = await self.load_documents({d for pair in ordered for d in pair})
         scorers = self.pipeline.scorers()
+        scored: list[PairScore] = []
         for start in range(0, len(ordered), SCORE_BATCH):
             self.check_cancelled()
             batch = [
@@ -280,11 +282,13 @@ class Analysis:
             ]
             scores = score_pairs(batch, components, weights)
             await self._save_scores(scores)
+            scored += scores
             self.result.pairs_scored += len(scores)
             await self.report(
                 0.55 + 0.35 * (start + len(batch)) / len(ordered),
                 f"Scored {start + len(batch)} of {len(ordered)} pairs",
             )
+        return scored
 
     async def load_documents(self, ids: Iterable[int]) -> dict[int, AnalysedDocument]:
         """The analysed view of documents, with their stored signatures."""
@@ -353,12 +357,18 @@ class Analysis:
 
     # -- group ----------------------------------------------------------------------------------
 
-    async def _regroup(self, ids: list[int]) -> None:
-        """Rebuild the groups of the part of the duplicate graph the analysed documents touch."""
-        nodes = await self._component(ids)
+    async def _regroup(self, ids: list[int], fresh: list[PairScore]) -> None:
+        """Rebuild the groups of the part of the duplicate graph the analysed documents touch.
+
+        A full run re-scored every pair, so it groups the `fresh` scores without reading them back.
+        """
+        if self.result.full:
+            nodes, scores = set(ids), fresh
+        else:
+            nodes = await self._component(ids)
+            scores = await self._scores_among(nodes)
         if not nodes:
             return
-        scores = await self._scores_among(nodes)
         decided = await self._decisions_among(nodes)
         existing = await self._groups_touching(nodes)
         chosen = [g["primary_document_id"] for g in existing if g["primary_set_by_user"]]
@@ -423,23 +433,21 @@ class Analysis:
         return {frozenset((a, b)) for a, b in rows if b in nodes}
 
     async def _groups_touching(self, nodes: set[int]) -> list[dict[str, Any]]:
-        rows = await self._rows_in(
-            "SELECT DISTINCT g.*, m.document_id AS member FROM duplicate_groups g"
-            " JOIN group_members m ON m.group_id = g.id",
-            "m.document_id",
-            nodes,
+        """Every group with a member among `nodes`, with all its members."""
+        touching = await self._rows_in(
+            "SELECT DISTINCT group_id FROM group_members", "document_id", nodes
         )
-        ids = {row["id"] for row in rows}
-        groups = []
-        for group_id in sorted(ids):
-            row = await self.store.fetchone(
-                "SELECT * FROM duplicate_groups WHERE id = ?", (group_id,)
+        groups = {
+            row["id"]: {**dict(row), "members": set()}
+            for row in await self._rows_in(
+                "SELECT * FROM duplicate_groups", "id", [row[0] for row in touching]
             )
-            members = await self.store.fetchall(
-                "SELECT document_id FROM group_members WHERE group_id = ?", (group_id,)
-            )
-            groups.append({**dict(row), "members": {m[0] for m in members}})
-        return groups
+        }
+        for group_id, member in await self._rows_in(
+            "SELECT group_id, document_id FROM group_members", "group_id", groups
+        ):
+            groups[group_id]["members"].add(member)
+        return [groups[group_id] for group_id in sorted(groups)]
 
     async def _reconcile(
         self, groups: list[DuplicateGroup], existing: list[dict[str, Any]]
