@@ -15,6 +15,7 @@ BENCHMARKS = {
     "engine quality (in memory)": ["bench.quality", "--docs", "10000"],
     "analysis (store-backed)": ["bench.analysis", "--docs", "10000", "100000"],
     "sync": ["bench.sync", "--docs", "10000", "100000"],
+    "REST API latency": ["bench.api"],
     "hooks (script to verdict)": ["bench.hooks"],
     "observability overhead": ["bench.observability"],
 }

@@ -285,20 +285,23 @@ class HookQueue:
                 self._overflow = True  # there may be more than the page read
 
     async def _worker(self, number: int) -> None:
+        """Take events one by one; the fetch source is opened when the first event arrives (an
+        idle dupeless without Paperless configured never tries) and reopened after a failure."""
         await self._ready.wait()
+        event_id = await self._next()
         while True:
             try:
                 async with self._open_source(self.pipeline) as (source, _key):
                     while True:
-                        event_id = await self._next()
                         try:
                             await self.process(event_id, source)
                         finally:
                             self._queued.discard(event_id)
+                        event_id = await self._next()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("hooks worker %d: cannot open the fetch source", number)
+            except Exception as exc:
+                log.warning("hooks worker %d: cannot open the fetch source: %s", number, exc)
                 await asyncio.sleep(REOPEN_DELAY)
 
     async def process(self, event_id: int, source: FetchSource) -> dict[str, Any] | None:
