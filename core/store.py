@@ -119,6 +119,10 @@ class Store:
             else:
                 await self.conn.commit()
 
+    async def data_version(self) -> int:
+        """A number that changes whenever the writer commits: a cheap "did anything change"."""
+        return await self.fetchval("PRAGMA data_version")
+
     async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         async with self.reader.execute(sql, params) as cursor:
             return list(await cursor.fetchall())

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import Response
 
+from ..core.store import Store
 from .analysis import last_analysis
 from .api import Call, Reply, Resource
 from .duplicates import TOP_CORRESPONDENTS, top_correspondents
@@ -31,27 +34,29 @@ DASHBOARD = obj(_CARDS, required=tuple(_CARDS))
 async def get_dashboard(call: Call) -> Response:
     """`unresolvedGroups` are the pending ones; `storageSavingsBytes` is what deleting their
     non-primary documents would free (original file sizes)."""
-    store = call.app.store
+    return ok(await call.app.aggregates.get("dashboard", call.app.store, dashboard_cards))
+
+
+async def dashboard_cards(store: Store) -> dict[str, Any]:
+    """The dashboard figures, computed from the store."""
     sync, analysis = await last_sync(store), await last_analysis(store)
-    return ok(
-        {
-            "totalDocuments": await store.fetchval("SELECT COUNT(*) FROM documents"),
-            "unresolvedGroups": await store.fetchval(
-                "SELECT COUNT(*) FROM duplicate_groups WHERE status = 'pending'"
-            ),
-            "storageSavingsBytes": await store.fetchval(
-                "SELECT COALESCE(SUM(d.original_size), 0) FROM duplicate_groups g"
-                " JOIN group_members gm ON gm.group_id = g.id"
-                " JOIN documents d ON d.id = gm.document_id"
-                " WHERE g.status = 'pending' AND d.id IS NOT g.primary_document_id"
-            ),
-            "pendingAnalysis": await store.fetchval(
-                "SELECT COUNT(*) FROM documents WHERE processing_status = 'pending'"
-            ),
-            "lastSyncAt": sync["lastSyncAt"],
-            "lastSyncDocumentCount": sync["lastSyncDocumentCount"],
-            "lastAnalysisAt": analysis["lastAnalysisAt"],
-            "totalDuplicateGroups": await store.fetchval("SELECT COUNT(*) FROM duplicate_groups"),
-            "topCorrespondents": await top_correspondents(store, status="pending"),
-        }
-    )
+    return {
+        "totalDocuments": await store.fetchval("SELECT COUNT(*) FROM documents"),
+        "unresolvedGroups": await store.fetchval(
+            "SELECT COUNT(*) FROM duplicate_groups WHERE status = 'pending'"
+        ),
+        "storageSavingsBytes": await store.fetchval(
+            "SELECT COALESCE(SUM(d.original_size), 0) FROM duplicate_groups g"
+            " JOIN group_members gm ON gm.group_id = g.id"
+            " JOIN documents d ON d.id = gm.document_id"
+            " WHERE g.status = 'pending' AND d.id IS NOT g.primary_document_id"
+        ),
+        "pendingAnalysis": await store.fetchval(
+            "SELECT COUNT(*) FROM documents WHERE processing_status = 'pending'"
+        ),
+        "lastSyncAt": sync["lastSyncAt"],
+        "lastSyncDocumentCount": sync["lastSyncDocumentCount"],
+        "lastAnalysisAt": analysis["lastAnalysisAt"],
+        "totalDuplicateGroups": await store.fetchval("SELECT COUNT(*) FROM duplicate_groups"),
+        "topCorrespondents": await top_correspondents(store, status="pending"),
+    }

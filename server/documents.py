@@ -235,7 +235,11 @@ TOP = 10
 @documents.get("/api/v1/documents/stats", "Document statistics", reply=Reply(data=STATS))
 async def document_stats(call: Call) -> Response:
     """Distributions list the ten most frequent values; word counts are the analysed ones."""
-    store = call.app.store
+    return ok(await call.app.aggregates.get("documents/stats", call.app.store, documents_summary))
+
+
+async def documents_summary(store: Store) -> dict[str, Any]:
+    """The document statistics, computed from the store."""
     total = await store.fetchval("SELECT COUNT(*) FROM documents")
     # Counted through the partial index: the planner would otherwise read every text.
     with_content = await store.fetchval(
@@ -247,32 +251,30 @@ async def document_stats(call: Call) -> Response:
             "SELECT processing_status, COUNT(*) FROM documents GROUP BY processing_status"
         )
     }
-    return ok(
-        {
-            "totalDocuments": total,
-            "ocrCoverage": {
-                "withContent": with_content,
-                "withoutContent": total - with_content,
-                "percentage": round(100 * with_content / total, 1) if total else 0.0,
-            },
-            "processingStatus": {
-                "pending": statuses.get("pending", 0),
-                "completed": statuses.get("completed", 0),
-            },
-            "correspondentDistribution": await _distribution(store, "documents", "correspondent"),
-            "documentTypeDistribution": await _distribution(store, "documents", "document_type"),
-            "tagDistribution": await _distribution(store, "document_tags", "tag"),
-            "totalStorageBytes": await store.fetchval(
-                "SELECT COALESCE(SUM(original_size), 0) FROM documents"
+    return {
+        "totalDocuments": total,
+        "ocrCoverage": {
+            "withContent": with_content,
+            "withoutContent": total - with_content,
+            "percentage": round(100 * with_content / total, 1) if total else 0.0,
+        },
+        "processingStatus": {
+            "pending": statuses.get("pending", 0),
+            "completed": statuses.get("completed", 0),
+        },
+        "correspondentDistribution": await _distribution(store, "documents", "correspondent"),
+        "documentTypeDistribution": await _distribution(store, "documents", "document_type"),
+        "tagDistribution": await _distribution(store, "document_tags", "tag"),
+        "totalStorageBytes": await store.fetchval(
+            "SELECT COALESCE(SUM(original_size), 0) FROM documents"
+        ),
+        "averageWordCount": round(
+            await store.fetchval(
+                "SELECT COALESCE(AVG(word_count), 0) FROM content WHERE word_count > 0"
             ),
-            "averageWordCount": round(
-                await store.fetchval(
-                    "SELECT COALESCE(AVG(word_count), 0) FROM content WHERE word_count > 0"
-                ),
-                1,
-            ),
-        }
-    )
+            1,
+        ),
+    }
 
 
 async def _distribution(store: Store, table: str, column: str) -> list[dict[str, Any]]:

@@ -268,7 +268,11 @@ async def top_correspondents(store: Store, *, status: str | None = None) -> list
 async def group_stats(call: Call) -> Response:
     """Totals by status, confidence buckets (upper bound inclusive only for 100%), and the ten
     correspondents with the most groups."""
-    store = call.app.store
+    return ok(await call.app.aggregates.get("duplicates/stats", call.app.store, groups_summary))
+
+
+async def groups_summary(store: Store) -> dict[str, Any]:
+    """The group statistics, computed from the store."""
     counts = {status: 0 for status in review.STATUSES}
     for row in await store.fetchall(
         "SELECT status, COUNT(*) FROM duplicate_groups GROUP BY status"
@@ -283,15 +287,13 @@ async def group_stats(call: Call) -> Response:
         )
         label = f"{round(low * 100)}-{round(high * 100)}%"
         buckets.append({"label": label, "min": low, "max": high, "count": count})
-    return ok(
-        {
-            "totalGroups": sum(counts.values()),
-            "unresolvedGroups": counts["pending"],
-            "statusCounts": counts,
-            "confidenceDistribution": buckets,
-            "topCorrespondents": await top_correspondents(store),
-        }
-    )
+    return {
+        "totalGroups": sum(counts.values()),
+        "unresolvedGroups": counts["pending"],
+        "statusCounts": counts,
+        "confidenceDistribution": buckets,
+        "topCorrespondents": await top_correspondents(store),
+    }
 
 
 GRAPH = obj(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import httpx
 from attrs import define, field
 
@@ -23,6 +26,7 @@ class AppState:
     jobs: JobRunner
     #: True when the Paperless behind the API is the built-in sample library.
     demo: bool = False
+    aggregates: AggregateCache = field(factory=lambda: AggregateCache())
     _paperless: PaperlessClient | None = field(default=None, alias="_paperless")
 
     def paperless(self) -> PaperlessClient:
@@ -48,6 +52,26 @@ class AppState:
     async def aclose(self) -> None:
         if self._paperless is not None:
             await self._paperless.aclose()
+
+
+class AggregateCache:
+    """Dashboard and statistics answers, recomputed only when the database has changed.
+
+    They aggregate the whole library, and clients poll them; `PRAGMA data_version` on the reader
+    moves with every commit of the writer, so an answer is reused exactly while it is current.
+    """
+
+    def __init__(self) -> None:
+        self._answers: dict[str, tuple[int, Any]] = {}
+
+    async def get(self, key: str, store: Store, compute: Callable[[Store], Awaitable[Any]]) -> Any:
+        version = await store.data_version()
+        cached = self._answers.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        answer = await compute(store)
+        self._answers[key] = (version, answer)
+        return answer
 
 
 #: Probes (readiness, test-connection) must answer fast: one attempt, a short timeout.
