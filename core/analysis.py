@@ -114,11 +114,11 @@ class Analysis:
         self.check_cancelled()
         await self.report(0.55, f"Scoring {len(pairs)} candidate pairs")
         with self.pipeline.monitor("stage", "score", None):
-            scores = await self._score(ids, pairs)
+            await self._score(ids, pairs)
         self.check_cancelled()
         await self.report(0.9, "Grouping")
         with self.pipeline.monitor("stage", "group", None):
-            await self._regroup(ids, scores)
+            await self._regroup(ids)
         await self._mark_completed(ids)
         await self.report(1.0, self.summary())
         return self.result
@@ -253,8 +253,12 @@ class Analysis:
 
     # -- score ----------------------------------------------------------------------------------
 
-    async def _score(self, ids: list[int], pairs: set[tuple[int, int]]) -> list[PairScore]:
-        """Score the candidate pairs, replacing every stored pair of the analysed documents."""
+    async def _score(self, ids: list[int], pairs: set[tuple[int, int]]) -> None:
+        """Score the candidate pairs, replacing every stored pair of the analysed documents.
+
+        Documents are loaded batch by batch, so memory stays bounded however many pairs a large
+        library has; scores go straight to the store.
+        """
         async with self.store.transaction() as conn:
             for chunk in _chunks(ids, BATCH):
                 marks = _marks(chunk)
@@ -265,15 +269,12 @@ class Analysis:
                 )
         ordered = sorted(pairs)
         weights = weights_for(self.settings, self.dedup)
-        documents = await self.load_documents({d for pair in ordered for d in pair})
         scorers = self.pipeline.scorers()
-        scored: list[PairScore] = []
         for start in range(0, len(ordered), SCORE_BATCH):
             self.check_cancelled()
-            batch = [
-                ScoringPair(documents[a], documents[b])
-                for a, b in ordered[start : start + SCORE_BATCH]
-            ]
+            chunk = ordered[start : start + SCORE_BATCH]
+            documents = await self.load_documents({d for pair in chunk for d in pair})
+            batch = [ScoringPair(documents[a], documents[b]) for a, b in chunk]
             components = [
                 await self.pipeline.call(
                     "dupeless_score_pairs", name, offload=True, pairs=batch, settings=self.settings
@@ -282,13 +283,11 @@ class Analysis:
             ]
             scores = score_pairs(batch, components, weights)
             await self._save_scores(scores)
-            scored += scores
             self.result.pairs_scored += len(scores)
             await self.report(
                 0.55 + 0.35 * (start + len(batch)) / len(ordered),
                 f"Scored {start + len(batch)} of {len(ordered)} pairs",
             )
-        return scored
 
     async def load_documents(self, ids: Iterable[int]) -> dict[int, AnalysedDocument]:
         """The analysed view of documents, with their stored signatures."""
@@ -357,18 +356,16 @@ class Analysis:
 
     # -- group ----------------------------------------------------------------------------------
 
-    async def _regroup(self, ids: list[int], fresh: list[PairScore]) -> None:
+    async def _regroup(self, ids: list[int]) -> None:
         """Rebuild the groups of the part of the duplicate graph the analysed documents touch.
 
-        A full run re-scored every pair, so it groups the `fresh` scores without reading them back.
+        Only documents joined by a pair above the threshold (or by a pending group) can be in a
+        group, so only their pairs are read back; a full run finds them with one query.
         """
-        if self.result.full:
-            nodes, scores = set(ids), fresh
-        else:
-            nodes = await self._component(ids)
-            scores = await self._scores_among(nodes)
+        nodes = await (self._linked() if self.result.full else self._component(ids))
         if not nodes:
             return
+        scores = await self._scores_among(nodes)
         decided = await self._decisions_among(nodes)
         existing = await self._groups_touching(nodes)
         chosen = [g["primary_document_id"] for g in existing if g["primary_set_by_user"]]
@@ -384,6 +381,16 @@ class Analysis:
             chosen_primaries=chosen,
         )
         await self._reconcile(groups, existing)
+
+    async def _linked(self) -> set[int]:
+        """Every document in a pair above the threshold or in a pending group."""
+        rows = await self.store.fetchall(
+            "SELECT document_a, document_b FROM pair_scores WHERE confidence >= ?"
+            " UNION SELECT m.document_id, m.document_id FROM group_members m"
+            " JOIN duplicate_groups g ON g.id = m.group_id AND g.status = 'pending'",
+            (self.dedup.similarity_threshold,),
+        )
+        return {document for row in rows for document in row}
 
     async def _component(self, ids: list[int]) -> set[int]:
         """Every document connected to `ids` by a pair above the threshold, or by a group."""
@@ -419,8 +426,8 @@ class Analysis:
         return rows
 
     async def _scores_among(self, nodes: set[int]) -> list[PairScore]:
-        rows = await self._rows_in(
-            "SELECT document_a, document_b, confidence, components, explanation FROM pair_scores",
+        rows = await self._rows_in(  # grouping needs no explanations: leave them on disk
+            "SELECT document_a, document_b, confidence, components FROM pair_scores",
             "document_a",
             nodes,
         )
