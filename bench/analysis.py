@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from attrs import define
 from dupeless.core.analysis import Analysis
 from dupeless.core.check import check
 from dupeless.core.config import load_settings
@@ -41,16 +44,36 @@ async def found_pairs(store: Store) -> set[tuple[int, int]]:
     return {(a, b) for ids in members.values() for a in ids for b in ids if a < b}
 
 
-async def bench(documents: int, checks: int, seed: int) -> None:
+def write_library(folder: Path, documents: int, checks: int, seed: int) -> tuple[Labels, set[int]]:
+    """The corpus as JSONL files (the library, and everything for the checks); only the labels
+    stay in memory, so the peak RSS is the analysis' own."""
     corpus = generate_corpus(documents + checks, seed)
     # Hold back the last documents: they arrive later and are checked one by one.
     held = {d["id"] for d in corpus.documents[-checks:]} if checks else set()
-    with tempfile.TemporaryDirectory() as folder:
-        library = Path(folder) / "library.jsonl"
-        library.write_text(
-            "\n".join(json.dumps(d) for d in corpus.documents if d["id"] not in held)
-        )
-        settings = load_settings(environ={"DATABASE_URL": str(Path(folder) / "bench.db")})
+    (folder / "library.jsonl").write_text(
+        "\n".join(json.dumps(d) for d in corpus.documents if d["id"] not in held)
+    )
+    (folder / "all.jsonl").write_text("\n".join(json.dumps(d) for d in corpus.documents))
+    return Labels(corpus.duplicate_pairs(), corpus.noise), held
+
+
+@define
+class Labels:
+    """What the generator knows: the true duplicate pairs and each document's noise level."""
+
+    pairs: list[tuple[int, int]]
+    noise: dict[int, float]
+
+
+async def bench(documents: int, checks: int, seed: int) -> None:
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        # Generated in a child process, so this process' peak RSS is the analysis' alone.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=spawn) as child:
+            labels, held = child.submit(write_library, folder, documents, checks, seed).result()
+        library = folder / "library.jsonl"
+        settings = load_settings(environ={"DATABASE_URL": str(folder / "bench.db")})
         pipeline = Pipeline(settings)
         store = await Store.open(settings.database_path)
         try:
@@ -58,18 +81,18 @@ async def bench(documents: int, checks: int, seed: int) -> None:
             started = time.perf_counter()
             result = await Analysis(store, pipeline, settings.dedup).run()
             elapsed = time.perf_counter() - started
-            report_quality(corpus, held, await found_pairs(store))
+            report_quality(labels, held, await found_pairs(store))
             count = result.documents_analysed
             print(f"  analysis      {count} docs  {elapsed:.1f} s  {count / elapsed:.0f} docs/s")
             print(f"  peak RSS      {peak_rss_mb():.0f} MB")
             if checks:
-                await bench_checks(store, pipeline, settings, corpus, held, folder)
+                await bench_checks(store, pipeline, settings, held, folder)
         finally:
             await store.close()
 
 
-def report_quality(corpus, held: set[int], found: set[tuple[int, int]]) -> None:
-    truth = {(a, b) for a, b in corpus.duplicate_pairs() if a not in held and b not in held}
+def report_quality(labels: Labels, held: set[int], found: set[tuple[int, int]]) -> None:
+    truth = {(a, b) for a, b in labels.pairs if a not in held and b not in held}
     hits = found & truth
     precision = len(hits) / len(found) if found else 1.0
     recall = len(hits) / len(truth) if truth else 1.0
@@ -79,17 +102,15 @@ def report_quality(corpus, held: set[int], found: set[tuple[int, int]]) -> None:
     )
     by_noise: dict[float, list[bool]] = defaultdict(list)
     for a, b in truth:
-        by_noise[max(corpus.noise.get(a, 0.0), corpus.noise.get(b, 0.0))].append((a, b) in hits)
+        by_noise[max(labels.noise.get(a, 0.0), labels.noise.get(b, 0.0))].append((a, b) in hits)
     levels = "  ".join(
         f"{round(level * 100)}%: {sum(v) / len(v):.2f}" for level, v in sorted(by_noise.items())
     )
     print(f"  recall by noise  {levels}")
 
 
-async def bench_checks(store, pipeline, settings, corpus, held, folder) -> None:
-    everything = Path(folder) / "all.jsonl"
-    everything.write_text("\n".join(json.dumps(d) for d in corpus.documents))
-    source = JsonlSource(everything)
+async def bench_checks(store, pipeline, settings, held, folder: Path) -> None:
+    source = JsonlSource(folder / "all.jsonl")
     latencies = []
     for document_id in sorted(held):
         started = time.perf_counter()
