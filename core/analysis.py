@@ -209,10 +209,9 @@ class Analysis:
 
     # -- candidate ------------------------------------------------------------------------------
 
-    async def _candidates(
-        self, ids: list[int], signed: dict[int, np.ndarray]
-    ) -> set[tuple[int, int]]:
-        """Candidate pairs (LSH and the exact tier) touching the analysed documents."""
+    async def _candidates(self, ids: list[int], signed: dict[int, np.ndarray]) -> np.ndarray:
+        """Candidate pairs (LSH and the exact tier) touching the analysed documents, as a sorted
+        (m x 2) array: a large library has millions, far too many for Python tuples."""
         index = await self.pipeline.call(
             "dupeless_candidate_index",
             self.pipeline.provider("candidate"),
@@ -223,15 +222,19 @@ class Analysis:
         order = sorted(signed)
         matrix = np.stack([signed[i] for i in order]) if order else np.empty((0, 0))
         await index.add(order, matrix)
-        pairs: set[tuple[int, int]] = set()
+        found = [np.asarray(sorted(await self._exact_candidates(ids)), dtype=np.int64)]
         if self.result.full:
-            pairs.update(map(tuple, (await index.pairs(order, matrix)).tolist()))
+            found.append(await index.pairs(order, matrix))
         else:
-            for document in order:
-                for other in await index.query(signed[document]):
-                    if other != document:
-                        pairs.add((min(document, other), max(document, other)))
-        pairs |= await self._exact_candidates(ids)
+            near = {
+                (min(document, other), max(document, other))
+                for document in order
+                for other in await index.query(signed[document])
+                if other != document
+            }
+            found.append(np.asarray(sorted(near), dtype=np.int64))
+        found = [part.reshape(-1, 2) for part in found]
+        pairs = np.unique(np.concatenate(found), axis=0)
         self.result.candidate_pairs = len(pairs)
         return pairs
 
@@ -253,7 +256,7 @@ class Analysis:
 
     # -- score ----------------------------------------------------------------------------------
 
-    async def _score(self, ids: list[int], pairs: set[tuple[int, int]]) -> None:
+    async def _score(self, ids: list[int], pairs: np.ndarray) -> None:
         """Score the candidate pairs, replacing every stored pair of the analysed documents.
 
         Documents are loaded batch by batch, so memory stays bounded however many pairs a large
@@ -267,12 +270,11 @@ class Analysis:
                     f" OR document_b IN ({marks})",
                     [*chunk, *chunk],
                 )
-        ordered = sorted(pairs)
         weights = weights_for(self.settings, self.dedup)
         scorers = self.pipeline.scorers()
-        for start in range(0, len(ordered), SCORE_BATCH):
+        for start in range(0, len(pairs), SCORE_BATCH):
             self.check_cancelled()
-            chunk = ordered[start : start + SCORE_BATCH]
+            chunk = pairs[start : start + SCORE_BATCH].tolist()
             documents = await self.load_documents({d for pair in chunk for d in pair})
             batch = [ScoringPair(documents[a], documents[b]) for a, b in chunk]
             components = [
@@ -285,8 +287,8 @@ class Analysis:
             await self._save_scores(scores)
             self.result.pairs_scored += len(scores)
             await self.report(
-                0.55 + 0.35 * (start + len(batch)) / len(ordered),
-                f"Scored {start + len(batch)} of {len(ordered)} pairs",
+                0.55 + 0.35 * (start + len(batch)) / len(pairs),
+                f"Scored {start + len(batch)} of {len(pairs)} pairs",
             )
 
     async def load_documents(self, ids: Iterable[int]) -> dict[int, AnalysedDocument]:
