@@ -25,6 +25,7 @@ from attrs import define
 from .config import DedupSettings, Settings
 from .dedup_config import weights_for
 from .grouping import build_groups
+from .hookspecs.candidate import CandidateIndex
 from .hookspecs.signature import SignatureParams
 from .models import AnalysedDocument, DuplicateGroup, PairScore, ScoringPair
 from .pipeline import Pipeline
@@ -76,6 +77,7 @@ class Analysis:
         self.report = progress or _no_progress
         self.check_cancelled = check_cancelled
         self.result = AnalysisResult()
+        self._stored_features: dict[int, bool] = {}
 
     async def run(
         self, *, force: bool = False, document_ids: Iterable[int] | None = None
@@ -83,7 +85,7 @@ class Analysis:
         """Analyse pending documents (or `document_ids`, or everything with `force`)."""
         if force:
             await self.store.execute("UPDATE documents SET processing_status = 'pending'")
-            await self.store.execute("DELETE FROM candidate_index")
+            await (await self._index()).clear()
         if document_ids is None:
             pending = await self.store.fetchall(
                 "SELECT id FROM documents WHERE processing_status = 'pending' ORDER BY id"
@@ -212,12 +214,7 @@ class Analysis:
     async def _candidates(self, ids: list[int], signed: dict[int, np.ndarray]) -> np.ndarray:
         """Candidate pairs (LSH and the exact tier) touching the analysed documents, as a sorted
         (m x 2) array: a large library has millions, far too many for Python tuples."""
-        index = await self.pipeline.call(
-            "dupeless_candidate_index",
-            self.pipeline.provider("candidate"),
-            settings=self.settings,
-            store=self.store,
-        )
+        index = await self._index()
         await index.remove([i for i in ids if i not in signed])
         order = sorted(signed)
         matrix = np.stack([signed[i] for i in order]) if order else np.empty((0, 0))
@@ -237,6 +234,14 @@ class Analysis:
         pairs = np.unique(np.concatenate(found), axis=0)
         self.result.candidate_pairs = len(pairs)
         return pairs
+
+    async def _index(self) -> CandidateIndex:
+        return await self.pipeline.call(
+            "dupeless_candidate_index",
+            self.pipeline.provider("candidate"),
+            settings=self.settings,
+            store=self.store,
+        )
 
     async def _exact_candidates(self, ids: list[int]) -> set[tuple[int, int]]:
         """Pairs sharing a non-empty normalised text or an original checksum with `ids`."""
@@ -284,6 +289,7 @@ class Analysis:
                 for name in scorers
             ]
             scores = score_pairs(batch, components, weights)
+            await self._save_features(documents.values())
             await self._save_scores(scores)
             self.result.pairs_scored += len(scores)
             await self.report(
@@ -306,7 +312,7 @@ class Analysis:
             rows = await self.store.fetchall(
                 "SELECT d.id, d.title, d.correspondent, d.document_type, d.created_date,"
                 " d.added_at, d.original_checksum, c.full_text, c.normalized_text, c.word_count,"
-                " c.content_hash, s.signature FROM documents d"
+                " c.content_hash, c.features, s.signature FROM documents d"
                 " JOIN content c ON c.document_id = d.id"
                 " LEFT JOIN signatures s ON s.content_hash = c.content_hash AND s.algorithm = ?"
                 f" WHERE d.id IN ({_marks(chunk)})",
@@ -333,8 +339,24 @@ class Analysis:
                     added=_instant(row["added_at"]),
                     checksum=row["original_checksum"],
                     content_hash=row["content_hash"] or None,
+                    features=json.loads(row["features"]) if row["features"] else None,
                 )
+                self._stored_features[row["id"]] = row["features"] is not None
         return documents
+
+    async def _save_features(self, documents: Iterable[AnalysedDocument]) -> None:
+        """Store the features the scorers extracted for the first time (see migration 0007)."""
+        rows = [
+            (json.dumps(document.features), document.id)
+            for document in documents
+            if document.features is not None and not self._stored_features.get(document.id)
+        ]
+        if rows:
+            async with self.store.transaction() as conn:
+                await conn.executemany(
+                    "UPDATE content SET features = ? WHERE document_id = ?", rows
+                )
+            self._stored_features.update((document_id, True) for _, document_id in rows)
 
     async def _save_scores(self, scores: list[PairScore]) -> None:
         now = utcnow()

@@ -240,7 +240,8 @@ async def _upsert(conn: Any, document: SourceDocument, prints: str, now: str) ->
     await conn.execute(
         "INSERT INTO content (document_id, full_text, normalized_text, word_count, content_hash)"
         " VALUES (?, ?, '', 0, '') ON CONFLICT (document_id) DO UPDATE SET"
-        " full_text = excluded.full_text, normalized_text = '', word_count = 0, content_hash = ''",
+        " full_text = excluded.full_text, normalized_text = '', word_count = 0, content_hash = '',"
+        " features = NULL",
         (document.id, document.content),
     )
 

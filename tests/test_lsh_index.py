@@ -41,3 +41,17 @@ async def test_deleting_a_document_drops_its_buckets(store):
     await index.add([1, 2], np.array([[5, 5, 6, 6], [5, 5, 8, 8]], dtype=np.int64))
     await store.execute("DELETE FROM documents WHERE id = 2")
     assert await index.query(np.array([5, 5, 0, 0])) == {1}
+
+
+async def test_clear_forgets_everything_and_readding_works(store):
+    await add_documents(store, [1, 2])
+    index = LshIndex(store, 2)
+    signatures = np.array([[5, 5, 6, 6], [5, 5, 8, 8]], dtype=np.int64)
+    await index.add([1, 2], signatures)
+    await store.execute("DELETE FROM documents WHERE id = 2")  # leaves its buckets behind
+    await index.clear()
+    assert await store.fetchval("SELECT COUNT(*) FROM candidate_bands") == 0
+    assert await index.query(signatures[0]) == set()
+    await index.add([1], signatures[:1])
+    assert await index.query(signatures[0]) == {1}
+    assert await store.fetchval("SELECT COUNT(*) FROM candidate_index") == 1

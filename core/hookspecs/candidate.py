@@ -22,6 +22,9 @@ class CandidateIndex(Protocol):
     async def remove(self, document_ids: list[int]) -> None:
         """Forget these documents."""
 
+    async def clear(self) -> None:
+        """Forget every document (a forced analysis indexes the whole library again)."""
+
     async def query(self, signature: np.ndarray) -> set[int]:
         """Return ids of documents that share at least one band with this signature."""
 
