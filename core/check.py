@@ -59,7 +59,10 @@ async def check(
     written = await store_documents(store, [document], result)
     await store_checksums(store, source, written, dedup.min_words)
     if result.inserted or result.updated:
-        await Analysis(store, pipeline, dedup).run(document_ids=[document_id])
+        # One transaction for the whole analysis: one commit instead of one per step, and a
+        # crash leaves the document pending, never half-analysed.
+        async with store.transaction():
+            await Analysis(store, pipeline, dedup).run(document_ids=[document_id])
     return await verdict(store, document_id)
 
 

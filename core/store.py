@@ -11,6 +11,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -53,6 +54,10 @@ class Store:
         self.reader = reader
         self.path = path
         self.write_lock = asyncio.Lock()
+        # True inside this store's transaction, for the task (and its awaits) that opened it.
+        self._in_transaction: ContextVar[bool] = ContextVar(
+            f"transaction_{id(self)}", default=False
+        )
 
     @classmethod
     async def open(
@@ -107,28 +112,41 @@ class Store:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction (BEGIN IMMEDIATE): committed on success, rolled back on any error.
 
-        Read through the yielded connection inside it to see its own uncommitted writes.
+        A transaction opened inside another one (by the same task) joins it, so a caller can make
+        several steps that each write in their own transaction one atomic unit (a single-document
+        check: one commit instead of ten). Inside a transaction `fetch*` and `execute` use the
+        writer connection, so reads see the transaction's own uncommitted writes.
         """
+        if self._in_transaction.get():
+            yield self.conn
+            return
         async with self.write_lock:
-            await _run(self.conn, "BEGIN IMMEDIATE")
+            token = self._in_transaction.set(True)
             try:
-                yield self.conn
-            except BaseException:
-                await self.conn.rollback()
-                raise
-            else:
-                await self.conn.commit()
+                await _run(self.conn, "BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    await self.conn.rollback()
+                    raise
+                else:
+                    await self.conn.commit()
+            finally:
+                self._in_transaction.reset(token)
 
     async def data_version(self) -> int:
         """A number that changes whenever the writer commits: a cheap "did anything change"."""
         return await self.fetchval("PRAGMA data_version")
 
+    def _read_conn(self) -> aiosqlite.Connection:
+        return self.conn if self._in_transaction.get() else self.reader
+
     async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        async with self.reader.execute(sql, params) as cursor:
+        async with self._read_conn().execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
     async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        async with self.reader.execute(sql, params) as cursor:
+        async with self._read_conn().execute(sql, params) as cursor:
             return await cursor.fetchone()
 
     async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
@@ -136,7 +154,11 @@ class Store:
         return None if row is None else row[0]
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
-        """Run one write statement on its own; return the number of rows it changed."""
+        """Run one write statement (on its own, or in the current transaction); return the number
+        of rows it changed."""
+        if self._in_transaction.get():
+            async with self.conn.execute(sql, params) as cursor:
+                return cursor.rowcount
         async with self.write_lock, self.conn.execute(sql, params) as cursor:
             return cursor.rowcount
 

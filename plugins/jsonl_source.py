@@ -50,13 +50,13 @@ class JsonlSource:
         if not path.is_file():
             raise DupelessError(f"jsonl source: no such file: {path}")
         self.path = path
-        self._parsed: tuple[float, list[SourceDocument]] | None = None
+        self._parsed: tuple[float, dict[int, SourceDocument]] | None = None
 
-    def _read(self) -> list[SourceDocument]:
-        """The file's documents, parsed again only when the file changed."""
+    def _read(self) -> dict[int, SourceDocument]:
+        """The file's documents by id, in file order, parsed again only when the file changed."""
         changed = self.path.stat().st_mtime
         if self._parsed is None or self._parsed[0] != changed:
-            self._parsed = (changed, self._parse())
+            self._parsed = (changed, {d.id: d for d in self._parse()})
         return self._parsed[1]
 
     def _parse(self) -> list[SourceDocument]:
@@ -74,21 +74,22 @@ class JsonlSource:
     async def documents(
         self, modified_after: datetime | None = None
     ) -> AsyncIterator[list[SourceDocument]]:
-        documents = self._read()
+        documents = list(self._read().values())
         if modified_after is not None:
             documents = [d for d in documents if d.modified and d.modified > modified_after]
         for start in range(0, len(documents), BATCH_SIZE):
             yield documents[start : start + BATCH_SIZE]
 
     async def document(self, document_id: int) -> SourceDocument | None:
-        return next((d for d in self._read() if d.id == document_id), None)
+        return self._read().get(document_id)
 
     async def document_ids(self) -> set[int]:
-        return {d.id for d in self._read()}
+        return set(self._read())
 
     async def checksums(self, document_ids: list[int]) -> dict[int, str]:
-        wanted = set(document_ids)
-        return {d.id: d.checksum for d in self._read() if d.id in wanted and d.checksum}
+        documents = self._read()
+        found = (documents.get(document_id) for document_id in document_ids)
+        return {d.id: d.checksum for d in found if d is not None and d.checksum}
 
     async def aclose(self) -> None:
         """Nothing to release: the file is opened per call."""

@@ -120,3 +120,26 @@ async def test_transaction_rolls_back_on_error(store):
 async def test_api_filters_and_sorts_use_an_index(store, query, index):
     plan = " ".join(row["detail"] for row in await store.fetchall(f"EXPLAIN QUERY PLAN {query}"))
     assert index in plan, plan
+
+
+async def test_a_nested_transaction_joins_the_outer_one(store):
+    async def insert(document_id):
+        async with store.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO documents (id, fingerprint, synced_at) VALUES (?, 'f', 'now')",
+                (document_id,),
+            )
+
+    async with store.transaction():
+        await insert(1)
+        await store.execute("UPDATE documents SET title = 'one' WHERE id = 1")
+        # Reads inside the transaction see its own uncommitted writes.
+        assert await store.fetchval("SELECT title FROM documents WHERE id = 1") == "one"
+    assert await store.fetchval("SELECT COUNT(*) FROM documents") == 1
+
+    with pytest.raises(RuntimeError):
+        async with store.transaction():
+            await insert(2)
+            raise RuntimeError("crash in the middle")
+    # The inner step's write went with the outer rollback: all or nothing.
+    assert await store.fetchval("SELECT COUNT(*) FROM documents") == 1
