@@ -488,6 +488,15 @@ class PaperlessClient:
         pages = self._iter_pages(f"/api/{kind}/", {})
         return {item["id"]: item["name"] async for page in pages for item in page}
 
+    async def entity(self, kind: str, entity_id: int) -> dict[str, Any] | None:
+        """One tag, correspondent, ... by id, or None when it is gone or not visible to us."""
+        if kind not in NAME_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(NAME_KINDS)}, got {kind!r}")
+        try:
+            return await self._json("GET", f"/api/{kind}/{int(entity_id)}/")
+        except PaperlessNotFound:
+            return None
+
     async def ensure_name(self, kind: str, name: str) -> int:
         """The id of the tag, correspondent or document type with this name, created if missing.
 

@@ -1,9 +1,9 @@
 """The built-in `paperless` fetch source: documents from Paperless-ngx over its REST API.
 
 Lists ask only for the fields dupeless uses (`fields=`), and ids are resolved to names with maps
-fetched once per listing; a document that names an entity created since is resolved after one
-refresh of the maps. The list endpoint has no checksum, so `checksum` stays None in listings; the
-sync asks `checksums()` (one `/metadata/` request each) only where the text is too short to decide.
+fetched once; an entity created since is fetched by id when a document first names it. The list
+endpoint has no checksum, so `checksum` stays None in listings; the sync asks `checksums()` (one
+`/metadata/` request each) only where the text is too short to decide.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ LIST_FIELDS = (
 )
 
 Names = dict[str, dict[int, str]]
+#: More unknown entity ids than this in one page: list every kind again instead.
+MAX_ENTITY_LOOKUPS = 20
 
 
 class PaperlessSource:
@@ -84,11 +86,35 @@ class PaperlessSource:
         await self.client.aclose()
 
     async def _names_for(self, docs: list[dict[str, Any]]) -> Names:
-        """The name maps, loaded when missing or when these documents name an unknown id."""
-        if self._names is None or any(_unknown_ids(doc, self._names) for doc in docs):
-            maps = await asyncio.gather(*(self.client.names(kind) for kind in NAME_KINDS))
-            self._names = dict(zip(NAME_KINDS, maps, strict=True))
+        """The name maps: loaded whole the first time; ids unknown so far (an entity created
+        since) are then fetched one by one, which costs a request each instead of listing every
+        kind again (Paperless counts each entity's documents for a listing)."""
+        if self._names is None:
+            self._names = await self._all_names()
+            return self._names
+        unknown = sorted(
+            {
+                (kind, entity_id)
+                for doc in docs
+                for kind, ids in _linked_ids(doc).items()
+                for entity_id in ids
+                if entity_id not in self._names[kind]
+            }
+        )
+        if len(unknown) > MAX_ENTITY_LOOKUPS:
+            self._names = await self._all_names()
+        elif unknown:
+            found = await asyncio.gather(
+                *(self.client.entity(kind, entity_id) for kind, entity_id in unknown)
+            )
+            for (kind, entity_id), entity in zip(unknown, found, strict=True):
+                if entity is not None:
+                    self._names[kind][entity_id] = entity["name"]
         return self._names
+
+    async def _all_names(self) -> Names:
+        maps = await asyncio.gather(*(self.client.names(kind) for kind in NAME_KINDS))
+        return dict(zip(NAME_KINDS, maps, strict=True))
 
 
 def _linked_ids(doc: dict[str, Any]) -> dict[str, list[int]]:

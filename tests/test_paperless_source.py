@@ -91,7 +91,12 @@ async def test_document_refreshes_names_for_new_entities(fake_paperless, source)
     doc_id = invoice(fake_paperless.library)
     assert (await source.document(doc_id)).tags == ("inbox", "paid")
     fake_paperless.library.update_document(doc_id, tags=["inbox", "reviewed"])
+    seen = len(fake_paperless.requests)
     assert (await source.document(doc_id)).tags == ("inbox", "reviewed")
+    # Only the new tag is fetched, by id: no kind is listed again.
+    paths = [r.path for r in fake_paperless.requests[seen:]]
+    assert paths[0] == f"/api/documents/{doc_id}/"
+    assert len(paths) == 2 and paths[1].startswith("/api/tags/") and paths[1] != "/api/tags/"
     assert await source.document(999) is None
 
 
