@@ -10,6 +10,7 @@ The behaviour follows what real servers do (docs: paperless-facts.md):
   `page`, `page_size`, `task_id`). Instants go out as ISO-8601 with an offset.
 - Lists: after the first page gives `count`, the rest are fetched concurrently (a sliding window
   of `max_concurrency` pages) and yielded in order; a 404 past the end means the list shrank.
+  Lists of small items (document ids, entity names) use larger pages than document listings.
 - Failures: network errors, timeouts, 5xx and 429 are retried with full-jitter backoff (429
   honours `Retry-After`), then raise `PaperlessUnavailable`; a POST is repeated only when it
   cannot have arrived. 401/403 raise at once. Messages never carry the token or password.
@@ -37,6 +38,10 @@ log = logging.getLogger("dupeless.paperless")
 SUPPORTED_API_VERSION = 10
 #: Paperless clamps larger page sizes silently; asking for more only hides the clamp.
 MAX_PAGE_SIZE = 100_000
+#: Pages of small items (`fields=id` listings, entity names): a few bytes each, so the 100k ids of
+#: a large library take ten requests rather than a hundred; kept well below the maximum so that
+#: the server never loads more than this many rows for one page.
+LOOKUP_PAGE_SIZE = 10_000
 #: Entity lists that map ids to names (`names(kind)`).
 NAME_KINDS = ("tags", "correspondents", "document_types", "storage_paths", "custom_fields")
 #: Kinds `ensure_name` may create: they need nothing but a name.
@@ -151,6 +156,7 @@ class PaperlessClient:
         password: str | None = None,
         timeout: float = 30.0,
         page_size: int = 1000,
+        lookup_page_size: int = LOOKUP_PAGE_SIZE,
         max_concurrency: int = 4,
         max_retries: int = 4,
         backoff_base: float = 0.5,
@@ -162,6 +168,8 @@ class PaperlessClient:
             raise PaperlessError(f"PAPERLESS_URL must start with http:// or https://, got {url!r}")
         self.url = url.rstrip("/")
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        #: Ids and names per page: never fewer than `page_size`.
+        self.lookup_page_size = max(self.page_size, min(lookup_page_size, MAX_PAGE_SIZE))
         self.max_concurrency = max(1, max_concurrency)
         self.max_retries = max(0, max_retries)
         self.backoff_base = backoff_base
@@ -360,10 +368,12 @@ class PaperlessClient:
         return response.json() if response.content else None
 
     async def _iter_pages(
-        self, path: str, params: dict[str, Any]
+        self, path: str, params: dict[str, Any], page_size: int | None = None
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Yield a list endpoint's pages in order; pages after the first load concurrently."""
-        params = {**params, "page_size": self.page_size}
+        """Yield a list endpoint's pages in order; pages after the first load concurrently.
+
+        Pages hold `page_size` items, `self.page_size` unless given."""
+        params = {**params, "page_size": page_size or self.page_size}
         first = await self._json("GET", path, params={**params, "page": 1})
         if first["results"]:
             yield first["results"]
@@ -421,7 +431,11 @@ class PaperlessClient:
     # -- documents ---------------------------------------------------------------------------
 
     def iter_documents(
-        self, *, modified_after: datetime | None = None, fields: Iterable[str] | None = None
+        self,
+        *,
+        modified_after: datetime | None = None,
+        fields: Iterable[str] | None = None,
+        page_size: int | None = None,
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Pages of documents ordered by id, only those modified after an instant when given."""
         params: dict[str, Any] = {"ordering": "id"}
@@ -429,11 +443,12 @@ class PaperlessClient:
             params["modified__gt"] = format_instant(modified_after)
         if fields is not None:
             params["fields"] = ",".join(fields)
-        return self._iter_pages("/api/documents/", params)
+        return self._iter_pages("/api/documents/", params, page_size)
 
     async def document_ids(self) -> set[int]:
-        """Every document id, listed cheaply with `fields=id`."""
-        return {doc["id"] async for page in self.iter_documents(fields=["id"]) for doc in page}
+        """Every document id, listed cheaply with `fields=id` in pages of `lookup_page_size`."""
+        pages = self.iter_documents(fields=["id"], page_size=self.lookup_page_size)
+        return {doc["id"] async for page in pages for doc in page}
 
     async def count_documents(self) -> int:
         page = await self._json("GET", "/api/documents/", params={"page_size": 1, "fields": "id"})
@@ -485,7 +500,7 @@ class PaperlessClient:
         """id -> name for one of NAME_KINDS."""
         if kind not in NAME_KINDS:
             raise ValueError(f"kind must be one of {', '.join(NAME_KINDS)}, got {kind!r}")
-        pages = self._iter_pages(f"/api/{kind}/", {})
+        pages = self._iter_pages(f"/api/{kind}/", {}, self.lookup_page_size)
         return {item["id"]: item["name"] async for page in pages for item in page}
 
     async def entity(self, kind: str, entity_id: int) -> dict[str, Any] | None:

@@ -156,20 +156,21 @@ async def store_documents(
             f"SELECT id, fingerprint FROM documents WHERE id IN ({marks})", ids
         )
     }
-    now = utcnow()
-    written = []
-    async with store.transaction() as conn:
-        for document in batch:
-            prints = fingerprint(document)
-            if known.get(document.id) == prints:
-                result.unchanged += 1
-                continue
-            await _upsert(conn, document, prints, now)
-            written.append(document)
-            if document.id in known:
-                result.updated += 1
-            else:
-                result.inserted += 1
+    written, prints = [], []
+    for document in batch:
+        printed = fingerprint(document)
+        if known.get(document.id) == printed:
+            result.unchanged += 1
+            continue
+        written.append(document)
+        prints.append(printed)
+        if document.id in known:
+            result.updated += 1
+        else:
+            result.inserted += 1
+    if written:
+        async with store.transaction() as conn:
+            await _upsert(conn, written, prints, utcnow())
     return written
 
 
@@ -193,9 +194,11 @@ async def store_checksums(
             )
 
 
-async def _upsert(conn: Any, document: SourceDocument, prints: str, now: str) -> None:
-    """Write one new or changed document and mark it for (re-)analysis."""
-    await conn.execute(
+async def _upsert(conn: Any, documents: list[SourceDocument], prints: list[str], now: str) -> None:
+    """Write new or changed documents (with their fingerprints) and mark them for (re-)analysis.
+
+    One statement per table for the whole batch: each call crosses to the database thread."""
+    await conn.executemany(
         "INSERT INTO documents (id, title, correspondent, document_type, storage_path, tags,"
         " custom_fields, created_date, added_at, modified_at, original_file_name, mime_type,"
         " original_checksum, original_size, archive_size, fingerprint, processing_status,"
@@ -211,38 +214,43 @@ async def _upsert(conn: Any, document: SourceDocument, prints: str, now: str) ->
         " archive_size = COALESCE(excluded.archive_size, archive_size),"
         " fingerprint = excluded.fingerprint, processing_status = 'pending',"
         " synced_at = excluded.synced_at",
-        (
-            document.id,
-            document.title,
-            document.correspondent,
-            document.document_type,
-            document.storage_path,
-            json.dumps(list(document.tags), ensure_ascii=False),
-            json.dumps([list(pair) for pair in document.custom_fields], ensure_ascii=False),
-            document.created.isoformat() if document.created else None,
-            instant(document.added),
-            instant(document.modified),
-            document.original_file_name,
-            document.mime_type,
-            document.checksum,
-            document.original_size,
-            document.archive_size,
-            prints,
-            now,
-        ),
+        [
+            (
+                document.id,
+                document.title,
+                document.correspondent,
+                document.document_type,
+                document.storage_path,
+                json.dumps(list(document.tags), ensure_ascii=False),
+                json.dumps([list(pair) for pair in document.custom_fields], ensure_ascii=False),
+                document.created.isoformat() if document.created else None,
+                instant(document.added),
+                instant(document.modified),
+                document.original_file_name,
+                document.mime_type,
+                document.checksum,
+                document.original_size,
+                document.archive_size,
+                printed,
+                now,
+            )
+            for document, printed in zip(documents, prints, strict=True)
+        ],
     )
-    await conn.execute("DELETE FROM document_tags WHERE document_id = ?", (document.id,))
+    await conn.executemany(
+        "DELETE FROM document_tags WHERE document_id = ?", [(d.id,) for d in documents]
+    )
     await conn.executemany(
         "INSERT OR IGNORE INTO document_tags (document_id, tag) VALUES (?, ?)",
-        [(document.id, tag) for tag in document.tags],
+        [(document.id, tag) for document in documents for tag in document.tags],
     )
     # The analysis fills in the normalised text and hash; until then the old ones must not count.
-    await conn.execute(
+    await conn.executemany(
         "INSERT INTO content (document_id, full_text, normalized_text, word_count, content_hash)"
         " VALUES (?, ?, '', 0, '') ON CONFLICT (document_id) DO UPDATE SET"
         " full_text = excluded.full_text, normalized_text = '', word_count = 0, content_hash = '',"
         " features = NULL",
-        (document.id, document.content),
+        [(document.id, document.content) for document in documents],
     )
 
 

@@ -248,6 +248,31 @@ def test_detail_lists_byte_identical_copies_on_3x(fake_paperless):
     assert [d["id"] for d in detail["duplicate_documents"]] == [copy]
 
 
+def test_byte_identical_copies_follow_edits_deletes_and_restores(fake_paperless):
+    first, copy, other = (
+        fake_paperless.library.add_document(title=t, content=c)
+        for t, c in (("a", "identical"), ("b", "identical"), ("c", "different"))
+    )
+
+    def copies(client: httpx.Client, doc_id: int) -> list[int]:
+        return [
+            d["id"] for d in client.get(f"/api/documents/{doc_id}/").json()["duplicate_documents"]
+        ]
+
+    with http(fake_paperless) as client:
+        assert copies(client, first) == [copy]
+        client.patch(f"/api/documents/{other}/", json={"content": "identical"})
+        assert copies(client, first) == [copy, other]
+        client.patch(f"/api/documents/{copy}/", json={"content": "changed"})
+        assert copies(client, first) == [other]
+        client.delete(f"/api/documents/{other}/")
+        assert copies(client, first) == []
+        client.post("/api/trash/", json={"action": "restore", "documents": [other]})
+        late = fake_paperless.library.add_document(title="d", content="identical")
+        assert copies(client, first) == [other, late]
+        assert copies(client, late) == [first, other]
+
+
 def test_notes_are_added_and_bump_modified(fake_paperless):
     [doc_id] = add(fake_paperless, 1)
     with http(fake_paperless) as client:
@@ -294,6 +319,27 @@ def test_entities_create_list_and_count(fake_paperless):
         ("inbox", 1, 1),
     }
     assert field.status_code == 400  # a custom field needs its data_type
+
+
+def test_entity_counts_follow_changes(fake_paperless):
+    first, second = add(fake_paperless, 2, tags=["inbox"], correspondent="ACME")
+    done = fake_paperless.library.ensure("tags", "done")
+
+    def counts(client: httpx.Client, kind: str) -> dict[str, int]:
+        listed = client.get(f"/api/{kind}/").json()["results"]
+        return {entity["name"]: entity["document_count"] for entity in listed}
+
+    with http(fake_paperless) as client:
+        assert counts(client, "tags") == {"done": 0, "inbox": 2}
+        client.patch(f"/api/documents/{first}/", json={"tags": [done], "correspondent": None})
+        assert counts(client, "tags") == {"done": 1, "inbox": 1}
+        assert counts(client, "correspondents") == {"ACME": 1}
+        client.delete(f"/api/documents/{second}/")
+        assert counts(client, "tags") == {"done": 1, "inbox": 0}
+        assert client.get(f"/api/tags/{done}/").json()["document_count"] == 1
+        client.post("/api/trash/", json={"action": "restore", "documents": [second]})
+        assert counts(client, "correspondents") == {"ACME": 1}
+        assert counts(client, "tags") == {"done": 1, "inbox": 1}
 
 
 @pytest.mark.parametrize("fixture", ["fake_paperless", "fake_paperless_2x"])

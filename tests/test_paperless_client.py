@@ -191,8 +191,22 @@ async def test_a_list_that_grows_is_read_to_its_end(fake_paperless, paperless_cl
 async def test_page_size_is_capped_at_paperless_maximum(fake_paperless, paperless_client_factory):
     client = paperless_client_factory(fake_paperless, page_size=10**7)
     assert client.page_size == MAX_PAGE_SIZE
+    assert client.lookup_page_size == MAX_PAGE_SIZE
     await client.document_ids()
     assert f"page_size={MAX_PAGE_SIZE}" in fake_paperless.requests[-1].query
+
+
+async def test_ids_and_names_are_listed_in_larger_pages(fake_paperless, paperless_client_factory):
+    ids = add(fake_paperless, 7)
+    for i in range(5):
+        fake_paperless.library.ensure("tags", f"tag {i}")
+    client = paperless_client_factory(fake_paperless, page_size=2, lookup_page_size=3)
+    await warm_up(client, fake_paperless)
+    assert await client.document_ids() == set(ids)
+    assert len(await client.names("tags")) == 5
+    assert [r.query.count("page_size=3") for r in fake_paperless.requests] == [1] * 5
+    assert paperless_client_factory(fake_paperless, page_size=5000).lookup_page_size == 10_000
+    assert paperless_client_factory(fake_paperless, page_size=20_000).lookup_page_size == 20_000
 
 
 async def test_fields_and_document_ids(fake_paperless, paperless_client):
@@ -337,7 +351,7 @@ async def test_dropped_connection_is_retried(fake_paperless, paperless_client):
 
 async def test_failing_page_is_retried_within_a_listing(fake_paperless, paperless_client_factory):
     ids = add(fake_paperless, 9)
-    client = paperless_client_factory(fake_paperless, page_size=3)
+    client = paperless_client_factory(fake_paperless, page_size=3, lookup_page_size=3)
     await warm_up(client, fake_paperless)
     fake_paperless.faults.fail_next(1, status=502, path="/api/documents/")
     fake_paperless.faults.drop_next(1, path="/api/documents/")

@@ -1,8 +1,10 @@
 """The fake's in-memory library: documents, named entities, notes, trash and consume tasks.
 
 Tests and the demo mutate it directly (from another thread than the server's), so every method
-takes one lock. Each document's JSON is rendered once and cached until it changes, and list
-queries are cached per library revision: a 100k-document library lists in seconds.
+takes one lock. Each document's JSON is rendered once and cached until it changes; list queries,
+entity lists and document counts are cached until the library next changes, and byte-identical
+copies are found through a checksum index kept up to date: nothing a request or a change does
+walks the whole library more than once, so a 100k-document library loads and lists in seconds.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ SINGLE_LINKS = {
 }
 ARCHIVED_MIME_PREFIXES = ("application/pdf", "image/")
 OWNER_ID = 1
-QUERY_CACHE_SIZE = 8
+#: Answers (document queries, entity lists, counts) kept until the library next changes.
+CACHE_SIZE = 16
 
 
 @frozen
@@ -132,7 +135,9 @@ class Library:
         self.tasks: dict[str, dict[str, Any]] = {}
         self._next_id: Counter[str] = Counter()
         self.revision = 0
-        self._queries: OrderedDict[tuple[int, Hashable], list[dict[str, Any]]] = OrderedDict()
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        #: checksum -> ids of the live documents with it; built on first use, then kept current.
+        self._by_checksum: dict[str, set[int]] | None = None
 
     # -- basics ----------------------------------------------------------------------------
 
@@ -150,15 +155,34 @@ class Library:
         return self._next_id[sequence]
 
     def _changed(self, *docs: Document) -> None:
+        """Drop what the change made stale: the documents' own caches, every cached answer, and
+        their old checksum index entries (a document still live is indexed again)."""
+        index = self._by_checksum
         for doc in docs:
+            if index is not None and doc.digest is not None:
+                index.get(doc.digest, set()).discard(doc.id)
             doc.json = doc.digest = None
+            if index is not None and self.documents.get(doc.id) is doc:
+                index.setdefault(self.checksum(doc), set()).add(doc.id)
         self.revision += 1
-        self._queries.clear()
+        self._cache.clear()
+
+    def _cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """`compute()`, remembered under `key` until the library next changes (LRU-bounded)."""
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+            else:
+                self._cache[key] = compute()
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            return self._cache[key]
 
     def set_flavour(self, flavour: Flavour) -> None:
         """Switch between 3.x and 2.x behaviour at run time (an upgrade or a downgrade)."""
         with self._lock:
             self.flavour = flavour
+            self._by_checksum = None  # computed checksums change with the algorithm
             self._changed(*self.documents.values(), *self.trash.values())
 
     def stamp(self, instant: datetime) -> str:
@@ -185,7 +209,7 @@ class Library:
             self.entities[kind][entity["id"]] = entity
             self._names[kind][name] = entity["id"]
             self._changed()
-            return _render_entity(kind, entity, self._counts(kind))
+            return _render_entity(kind, entity, Counter())  # nothing links to it yet
 
     def ensure(self, kind: str, name: str, **extra: Any) -> int:
         """The id of the entity with this exact name, created when missing."""
@@ -196,6 +220,10 @@ class Library:
             return found
 
     def _counts(self, kind: str) -> Counter[int]:
+        """Live documents per entity id of one kind."""
+        return self._cached(("counts", kind), lambda: self._count(kind))
+
+    def _count(self, kind: str) -> Counter[int]:
         counts: Counter[int] = Counter()
         for doc in self.documents.values():
             if kind == "tags":
@@ -208,10 +236,13 @@ class Library:
 
     def list_entities(self, kind: str) -> list[dict[str, Any]]:
         """Entities ordered by name, as Paperless lists them."""
-        with self._lock:
+
+        def render() -> list[dict[str, Any]]:
             counts = self._counts(kind)
             ordered = sorted(self.entities[kind].values(), key=lambda e: e["name"].casefold())
             return [_render_entity(kind, entity, counts) for entity in ordered]
+
+        return self._cached(("entities", kind), render)
 
     def get_entity(self, kind: str, entity_id: int) -> dict[str, Any]:
         with self._lock:
@@ -273,7 +304,7 @@ class Library:
                 custom_fields=self._named_custom_fields(custom_fields or {}),
             )
             self.documents[doc_id] = doc
-            self._changed()
+            self._changed(doc)
             return doc_id
 
     def load_documents(self, records: Iterable[Mapping[str, Any]]) -> list[int]:
@@ -461,31 +492,30 @@ class Library:
             rendered = self._render(doc)
             if not detail or self.flavour.legacy:
                 return rendered
-            same = self.query(("checksum", self.checksum(doc)), self._same_checksum(doc))
             copies = [
-                {"id": other["id"], "title": other["title"], "deleted_at": None}
-                for other in same
-                if other["id"] != doc.id
+                {"id": other.id, "title": other.title, "deleted_at": None}
+                for other in self._same_checksum(doc)
+                if other is not doc
             ]
             return {**rendered, "duplicate_documents": copies}
 
-    def _same_checksum(self, doc: Document) -> Callable[[Iterable[Document]], list[Document]]:
-        checksum = self.checksum(doc)
-        return lambda docs: [other for other in docs if self.checksum(other) == checksum]
+    def _same_checksum(self, doc: Document) -> list[Document]:
+        """Live documents with the checksum of `doc` (itself included), by id."""
+        if self._by_checksum is None:
+            self._by_checksum = {}
+            for other in self.documents.values():
+                self._by_checksum.setdefault(self.checksum(other), set()).add(other.id)
+        ids = self._by_checksum.get(self.checksum(doc), set())
+        return [self.documents[other] for other in sorted(ids)]
 
     def query(
         self, key: Hashable, select: Callable[[Iterable[Document]], list[Document]]
     ) -> list[dict[str, Any]]:
-        """Rendered documents chosen and ordered by `select`, cached under `key` per revision."""
-        with self._lock:
-            cache_key = (self.revision, key)
-            if cache_key not in self._queries:
-                self._queries[cache_key] = [
-                    self._render(d) for d in select(self.documents.values())
-                ]
-                while len(self._queries) > QUERY_CACHE_SIZE:
-                    self._queries.popitem(last=False)
-            return self._queries[cache_key]
+        """Rendered documents chosen and ordered by `select`, cached under `key` until the
+        library next changes."""
+        return self._cached(
+            ("documents", key), lambda: [self._render(d) for d in select(self.documents.values())]
+        )
 
     def list_trash(self) -> list[dict[str, Any]]:
         with self._lock:
