@@ -136,9 +136,11 @@ async def update_dedup(store: Store, settings: Settings, changes: Mapping[str, A
             " updated_at = excluded.updated_at",
             [(KEY_PREFIX + camel(name), _text(value), now) for name, value in parsed.items()],
         )
+        unsure = 0
         if changed & WEIGHT_FIELDS:
-            recalculated = await recalculate(conn, weights_for(settings, merged))
-    return DedupUpdate(merged, recalculated, bool(changed & STALE_FIELDS))
+            weights = weights_for(settings, merged)
+            recalculated, unsure = await recalculate(conn, weights, merged.similarity_threshold)
+    return DedupUpdate(merged, recalculated, bool(changed & STALE_FIELDS) or unsure > 0)
 
 
 def parse_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -224,21 +226,37 @@ def _text(value: Any) -> str:
     return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
-async def recalculate(conn: Any, weights: Weights) -> int:
+async def recalculate(conn: Any, weights: Weights, threshold: float) -> tuple[int, int]:
     """Recompute every pair's confidence from its components, then every group's as the mean
-    over its scored member pairs; returns how many groups were recomputed."""
+    over its scored member pairs; returns (groups recomputed, documents to re-analyse).
+
+    A pair the fuzzy scorer skipped as hopeless holds an *estimate* of its fuzzy value (see
+    plugins/fuzzy.py), good only while the pair stays far below the threshold. When the new
+    weights could lift such a pair to the threshold (with fuzzy at 1), its two documents are
+    marked `pending`, so the next analysis measures the pair instead of trusting the estimate.
+    """
     async with conn.execute(
-        "SELECT document_a, document_b, confidence, components FROM pair_scores"
+        "SELECT document_a, document_b, confidence, components,"
+        " json_extract(explanation, '$.fuzzy.estimated') AS estimated FROM pair_scores"
     ) as cursor:
         rows = await cursor.fetchall()
     updates = []
+    unsure: set[int] = set()
     for row in rows:
         pair = decode_pair(row)
         confidence = rescore(pair, weights).confidence
         if confidence != row["confidence"]:
             updates.append((confidence, row["document_a"], row["document_b"]))
+        if row["estimated"] and "fuzzy" in pair.similarities:
+            best = attrs.evolve(pair, similarities={**pair.similarities, "fuzzy": 1.0})
+            if rescore(best, weights).confidence >= threshold:
+                unsure.update((pair.a, pair.b))
     await conn.executemany(
         "UPDATE pair_scores SET confidence = ? WHERE document_a = ? AND document_b = ?", updates
+    )
+    await conn.executemany(
+        "UPDATE documents SET processing_status = 'pending' WHERE id = ?",
+        [(document,) for document in sorted(unsure)],
     )
     inside = (
         "FROM pair_scores p JOIN group_members a ON a.document_id = p.document_a"
@@ -250,4 +268,4 @@ async def recalculate(conn: Any, weights: Weights) -> int:
         f" updated_at = ? WHERE EXISTS (SELECT 1 {inside})",
         (utcnow(),),
     ) as cursor:
-        return cursor.rowcount
+        return cursor.rowcount, len(unsure)

@@ -15,7 +15,8 @@ template sunk by their penalty. Such a pair gets its Jaccard agreement as the fu
 are on one scale and agree within 0.01 for 95 % of these pairs) and the explanation
 `{"estimated": true}`. Its confidence therefore stays below the threshold and close to the real
 one, which matters because average-linkage grouping averages sub-threshold confidences too.
-A later weight change rescores the stored estimate like a measured value.
+A later weight change that could lift such a pair to the threshold marks its documents for
+re-analysis (`core.dedup_config.recalculate`) rather than trusting the estimate.
 """
 
 from __future__ import annotations

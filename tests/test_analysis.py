@@ -9,6 +9,7 @@ import pytest
 from dupeless.core.analysis import Analysis
 from dupeless.core.check import check
 from dupeless.core.cli import main
+from dupeless.core.dedup_config import update_dedup
 from dupeless.core.pipeline import Pipeline
 from dupeless.core.sync import sync
 from dupeless.plugins.jsonl_source import JsonlSource
@@ -121,6 +122,32 @@ async def test_template_features_are_stored_once_and_reset_by_a_content_change(
     changed = record(2, OTHER, modified="2026-02-01T10:00:00Z")
     await sync(store, library(record(1, dated), changed), "j")
     assert await store.fetchval("SELECT features FROM content WHERE document_id = 2") is None
+
+
+def monthly_invoice(number: int, month: int) -> str:
+    return (
+        f"Invoice {number:08d} of {month:02d}.0{month}.2024 for customer 55501234. "
+        + LETTER
+        + f" Total amount {month}0{month}.{month}5 EUR, due on 2{month}.{month:02d}.2024."
+    )
+
+
+async def test_a_weight_change_that_could_lift_an_estimated_pair_reanalyses_it(
+    store, settings, library
+):
+    source = library(
+        record(1, monthly_invoice(40017311, 3)), record(2, monthly_invoice(90228645, 4))
+    )
+    await sync(store, source, "j")
+    await analyse(store, settings)
+    estimated = "SELECT json_extract(explanation, '$.fuzzy.estimated') FROM pair_scores"
+    assert await store.fetchval(estimated) == 1  # monthly siblings: fuzzy was never measured
+    update = await update_dedup(store, settings, {"discriminativePenaltyStrength": 0})
+    assert update.analysis_stale
+    pending = "SELECT COUNT(*) FROM documents WHERE processing_status = 'pending'"
+    assert await store.fetchval(pending) == 2
+    await Analysis(store, Pipeline(settings), update.dedup).run()
+    assert await store.fetchval(estimated) is None  # measured now
 
 
 async def test_identical_text_groups_at_full_confidence_even_when_short(store, settings, library):
