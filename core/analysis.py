@@ -11,6 +11,7 @@ so a weight change recomputes every confidence exactly (`core.scoring.rescore`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -113,6 +114,7 @@ class Analysis:
         await self.report(0.45, "Finding candidates")
         with self.pipeline.monitor("stage", "candidate", self.pipeline.provider("candidate")):
             pairs = await self._candidates(ids, signed)
+        del signed  # 200 MB at 100k documents; scoring reads signatures batch by batch
         self.check_cancelled()
         await self.report(0.55, f"Scoring {len(pairs)} candidate pairs")
         with self.pipeline.monitor("stage", "score", None):
@@ -277,25 +279,43 @@ class Analysis:
                 )
         weights = weights_for(self.settings, self.dedup)
         scorers = self.pipeline.scorers()
-        for start in range(0, len(pairs), SCORE_BATCH):
-            self.check_cancelled()
-            chunk = pairs[start : start + SCORE_BATCH].tolist()
-            documents = await self.load_documents({d for pair in chunk for d in pair})
-            batch = [ScoringPair(documents[a], documents[b]) for a, b in chunk]
-            components = [
-                await self.pipeline.call(
-                    "dupeless_score_pairs", name, offload=True, pairs=batch, settings=self.settings
+        # One batch is written while the next is scored: SQLite releases the GIL while it works,
+        # so the writes overlap the scoring instead of adding to it.
+        saving: asyncio.Task[None] | None = None
+        try:
+            for start in range(0, len(pairs), SCORE_BATCH):
+                self.check_cancelled()
+                chunk = pairs[start : start + SCORE_BATCH].tolist()
+                documents = await self.load_documents({d for pair in chunk for d in pair})
+                batch = [ScoringPair(documents[a], documents[b]) for a, b in chunk]
+                components = [
+                    await self.pipeline.call(
+                        "dupeless_score_pairs",
+                        name,
+                        offload=True,
+                        pairs=batch,
+                        settings=self.settings,
+                    )
+                    for name in scorers
+                ]
+                scores = score_pairs(batch, components, weights)
+                if saving is not None:
+                    await saving
+                saving = asyncio.create_task(self._save_batch(documents.values(), scores))
+                self.result.pairs_scored += len(scores)
+                await self.report(
+                    0.55 + 0.35 * (start + len(batch)) / len(pairs),
+                    f"Scored {start + len(batch)} of {len(pairs)} pairs",
                 )
-                for name in scorers
-            ]
-            scores = score_pairs(batch, components, weights)
-            await self._save_features(documents.values())
-            await self._save_scores(scores)
-            self.result.pairs_scored += len(scores)
-            await self.report(
-                0.55 + 0.35 * (start + len(batch)) / len(pairs),
-                f"Scored {start + len(batch)} of {len(pairs)} pairs",
-            )
+        finally:
+            if saving is not None:
+                await saving  # never leave a write behind, even when cancelled or failing
+
+    async def _save_batch(
+        self, documents: Iterable[AnalysedDocument], scores: list[PairScore]
+    ) -> None:
+        await self._save_features(documents)
+        await self._save_scores(scores)
 
     async def load_documents(self, ids: Iterable[int]) -> dict[int, AnalysedDocument]:
         """The analysed view of documents, with their stored signatures."""
@@ -429,8 +449,9 @@ class Analysis:
                     "SELECT document_a, document_b FROM pair_scores WHERE confidence >= ?"
                     f" AND (document_a IN ({marks}) OR document_b IN ({marks}))"
                     " UNION SELECT m2.document_id, m2.document_id FROM group_members m1"
+                    # CROSS JOIN: start from the documents' memberships, not every pending group
+                    " CROSS JOIN duplicate_groups g ON g.id = m1.group_id AND g.status = 'pending'"
                     " JOIN group_members m2 ON m2.group_id = m1.group_id"
-                    " JOIN duplicate_groups g ON g.id = m1.group_id AND g.status = 'pending'"
                     f" WHERE m1.document_id IN ({marks})",
                     [threshold, *chunk, *chunk, *chunk],
                 )

@@ -71,7 +71,8 @@ async def verdict(store: Store, document_id: int) -> Verdict:
     groups = [
         row[0]
         for row in await store.fetchall(
-            "SELECT g.id FROM duplicate_groups g JOIN group_members m ON m.group_id = g.id"
+            # CROSS JOIN fixes the order: from the document's memberships, not every pending group.
+            "SELECT g.id FROM group_members m CROSS JOIN duplicate_groups g ON g.id = m.group_id"
             " WHERE m.document_id = ? AND g.status = 'pending' ORDER BY g.confidence DESC",
             (document_id,),
         )

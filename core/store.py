@@ -1,6 +1,10 @@
 """The SQLite store in WAL mode: one writer connection (writes serialised by a lock, so two tasks
 never share a transaction) and one reader connection (reads never wait behind a long write).
 
+Checkpoints (copying the write-ahead log back into the database file, with an fsync) run in the
+background on a connection of their own, never inside a commit: SQLite's automatic checkpoint
+would make an unlucky small write, such as a hook's check, wait a few hundred milliseconds.
+
 Migrations are the ordered `migrations/NNNN_*.sql` files; each runs in one transaction together
 with the `PRAGMA user_version` bump, so a crash mid-migration leaves the previous version intact.
 """
@@ -8,6 +12,7 @@ with the `PRAGMA user_version` bump, so a crash mid-migration leaves the previou
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+log = logging.getLogger("dupeless.store")
+
+#: Log size that starts a background checkpoint: about SQLite's own default (1,000 pages).
+CHECKPOINT_BYTES = 4 * 1024 * 1024
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -58,6 +68,9 @@ class Store:
         self._in_transaction: ContextVar[bool] = ContextVar(
             f"transaction_{id(self)}", default=False
         )
+        self._busy_timeout_ms = 5000
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpoint: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -68,14 +81,41 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await _connect(path, busy_timeout_ms)
         await _run(conn, "PRAGMA journal_mode = WAL")
+        await _run(conn, "PRAGMA wal_autocheckpoint = 0")  # see the module docstring
         store = cls(conn, await _connect(path, busy_timeout_ms), path)
+        store._busy_timeout_ms = busy_timeout_ms
         if migrate:
             await store.migrate()
         return store
 
     async def close(self) -> None:
+        if self._checkpoint is not None:
+            await self._checkpoint
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
         await self.reader.close()
-        await self.conn.close()
+        await self.conn.close()  # the last connection to close checkpoints the rest
+
+    def _after_commit(self) -> None:
+        """Start a background checkpoint once the log holds more than CHECKPOINT_BYTES."""
+        if self._checkpoint is not None and not self._checkpoint.done():
+            return
+        try:
+            size = self.path.with_name(self.path.name + "-wal").stat().st_size
+        except OSError:
+            return
+        if size > CHECKPOINT_BYTES:
+            self._checkpoint = asyncio.create_task(self._run_checkpoint(), name="store-checkpoint")
+
+    async def _run_checkpoint(self) -> None:
+        """A PASSIVE checkpoint: it never blocks readers or the writer; what it cannot copy yet
+        (pages a reader still needs) waits for the next one."""
+        try:
+            if self._checkpointer is None:
+                self._checkpointer = await _connect(self.path, self._busy_timeout_ms)
+            await _run(self._checkpointer, "PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception as exc:  # the next commit tries again; nothing is lost meanwhile
+            log.warning("store: background checkpoint failed: %s", exc)
 
     async def schema_version(self) -> int:
         async with self.reader.execute("PRAGMA user_version") as cursor:
@@ -133,6 +173,7 @@ class Store:
                     await self.conn.commit()
             finally:
                 self._in_transaction.reset(token)
+        self._after_commit()
 
     async def data_version(self) -> int:
         """A number that changes whenever the writer commits: a cheap "did anything change"."""
@@ -160,7 +201,9 @@ class Store:
             async with self.conn.execute(sql, params) as cursor:
                 return cursor.rowcount
         async with self.write_lock, self.conn.execute(sql, params) as cursor:
-            return cursor.rowcount
+            changed = cursor.rowcount
+        self._after_commit()
+        return changed
 
     async def tables(self) -> list[str]:
         rows = await self.fetchall(

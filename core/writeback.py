@@ -108,8 +108,9 @@ async def remove_duplicate_tag(
     if store is not None and ids:
         marks = ",".join("?" * len(ids))
         still = await store.fetchall(
+            # CROSS JOIN: start from these documents' memberships, not from every group.
             "SELECT DISTINCT m.document_id FROM group_members m"
-            " JOIN duplicate_groups g ON g.id = m.group_id"
+            " CROSS JOIN duplicate_groups g ON g.id = m.group_id"
             f" WHERE g.status = 'pending' AND m.document_id IN ({marks})",
             ids,
         )

@@ -18,6 +18,8 @@ import numpy as np
 from dupeless.core.hookspecs import hookimpl
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+#: Bands whose pairs are gathered before duplicates are dropped (see `candidate_pairs`).
+BANDS_PER_MERGE = 8
 
 
 def rows_per_band(num_permutations: int, num_bands: int) -> int:
@@ -50,13 +52,16 @@ def candidate_pairs(hashes: np.ndarray, ids: np.ndarray | list[int]) -> np.ndarr
     Sorts each band's hashes and pairs the members of every run of equal hashes, all in numpy.
     A run of k documents yields k*(k-1)/2 pairs, so a band shared by a huge run (texts without
     shingles) must be kept out by the caller, as the host does with texts under `min_words`.
+    A true pair is found in many bands, so duplicates are dropped every BANDS_PER_MERGE bands:
+    memory stays near the number of distinct pairs, not that times the number of bands.
     """
     ids = np.asarray(ids, dtype=np.int64)
-    found = [_pairs_in_column(hashes[:, band], ids) for band in range(hashes.shape[1])]
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    pairs = np.concatenate(found)
-    return _unique_pairs(pairs) if len(pairs) else pairs
+    found = np.empty((0, 2), dtype=np.int64)
+    for first in range(0, hashes.shape[1], BANDS_PER_MERGE):
+        bands = range(first, min(first + BANDS_PER_MERGE, hashes.shape[1]))
+        pairs = np.concatenate([found, *(_pairs_in_column(hashes[:, b], ids) for b in bands)])
+        found = _unique_pairs(pairs) if len(pairs) else pairs
+    return found
 
 
 def _unique_pairs(pairs: np.ndarray) -> np.ndarray:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
 import pytest
 from dupeless.core.store import Store, latest_version, migrations
 
@@ -143,3 +146,18 @@ async def test_a_nested_transaction_joins_the_outer_one(store):
             raise RuntimeError("crash in the middle")
     # The inner step's write went with the outer rollback: all or nothing.
     assert await store.fetchval("SELECT COUNT(*) FROM documents") == 1
+
+
+async def test_large_writes_are_checkpointed_in_the_background(store):
+    text = "x" * 100_000
+    async with store.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO app_config (key, value, updated_at) VALUES (?, ?, 'now')",
+            [(f"k{i}", text) for i in range(60)],  # ~6 MB of log
+        )
+    assert store._checkpoint is not None
+    await store._checkpoint
+    # Read the database file alone, ignoring the log: the rows were copied into it.
+    uri = f"file:{store.path}?mode=ro&immutable=1"
+    with closing(sqlite3.connect(uri, uri=True)) as plain:
+        assert plain.execute("SELECT COUNT(*) FROM app_config").fetchone()[0] >= 60
