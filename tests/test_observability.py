@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dupeless.core.config import load_settings
 from dupeless.core.hookspecs import hookimpl
 from dupeless.core.jobs import JobRunner
 from dupeless.core.metrics import CONTENT_TYPE, Metrics
@@ -16,7 +17,12 @@ from dupeless.core.paperless_metrics import (
     PaperlessMetricsPoller,
 )
 from dupeless.core.pipeline import Pipeline
-from dupeless.core.telemetry import Telemetry, endpoint_template, install_telemetry
+from dupeless.core.telemetry import (
+    Telemetry,
+    build_tracer_provider,
+    endpoint_template,
+    install_telemetry,
+)
 from dupeless.server import health
 from dupeless.server import metrics as metrics_api
 from dupeless.server.api import routes as api_routes
@@ -145,6 +151,35 @@ async def test_incoming_traceparent_is_honoured(telemetry, exporter):
     assert f"{span.context.trace_id:032x}" == TRACE_ID
     assert span.parent is not None and f"{span.parent.span_id:016x}" == PARENT_ID
     assert span.parent.is_remote
+
+
+async def test_sdk_sampler_variables_decide_which_requests_are_traced(monkeypatch):
+    """OTEL_TRACES_SAMPLER(_ARG) reach the provider dupeless builds. A request the sampler
+    drops keeps its (unsampled) span current, so work under it is dropped with it; a sampled
+    incoming traceparent still wins under a parent-based sampler."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
+    provider = build_tracer_provider(load_settings(environ={"OTEL_TRACES_EXPORTER": "none"}))
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry = Telemetry(tracer_provider=provider)
+    seen = []
+
+    async def probe(_: Request) -> JSONResponse:
+        seen.append(trace.get_current_span().get_span_context())
+        with telemetry.tracer.start_as_current_span("child"):
+            pass
+        return JSONResponse({})
+
+    async with client_for(build_app(telemetry, [Route("/probe", probe)])) as client:
+        assert (await client.get("/probe")).status_code == 200
+        assert not exporter.get_finished_spans()  # neither the request nor its child
+        assert seen[0].is_valid and not seen[0].trace_flags.sampled
+        headers = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
+        assert (await client.get("/probe", headers=headers)).status_code == 200
+    request = by_name(exporter.get_finished_spans(), "GET /probe")
+    assert f"{request.context.trace_id:032x}" == TRACE_ID
+    assert by_name(exporter.get_finished_spans(), "child").parent.span_id == request.context.span_id
 
 
 async def test_failing_handler_gives_an_error_span_and_a_500_sample(telemetry, exporter):
@@ -450,7 +485,6 @@ async def test_paperless_metrics_poller_polls_on_its_interval(
 
 
 def test_paperless_metrics_settings():
-    from dupeless.core.config import load_settings
     from dupeless.core.errors import ConfigError
 
     assert load_settings(environ={}).paperless_metrics.enabled is False
