@@ -463,8 +463,48 @@ async def test_paperless_metrics_poller_uses_the_exporter_names(
     assert "paperless_document_type_info" in names(text)
     success = "dupeless_paperless_metrics_collector_success"
     assert value(text, success, collector="tag") == 1
-    assert value(text, success, collector="statistics") == 0  # the fake has no /api/statistics/
+    assert value(text, success, collector="statistics") == 1
     assert "dupeless_paperless_metrics_last_poll_timestamp_seconds" in names(text)
+
+
+async def test_paperless_statistics_collector_reports_the_statistics_endpoint(
+    fake_paperless, paperless_client_factory
+):
+    library = fake_paperless.library
+    library.ensure("tags", "inbox", is_inbox_tag=True)
+    library.add_document(content="abcde", tags=["inbox", "bills"], original_file_name="a.pdf")
+    library.add_document(
+        content="xyz", tags=["bills"], document_type="Invoice", correspondent="ACME"
+    )
+    library.add_document(content="1234567", storage_path="Archive", original_file_name="c.png")
+    library.delete_document(library.add_document(content="in the trash, not counted"))
+    metrics = Metrics(process=False)
+    poller = PaperlessMetricsPoller(
+        lambda: paperless_client_factory(fake_paperless),
+        collectors=["statistics"],
+        registry=metrics.registry,
+    )
+    await poller.poll()
+    text = metrics.render().decode()
+    assert value(text, "paperless_statistics_documents_total") == 3
+    assert value(text, "paperless_statistics_documents_inbox_count") == 1
+    file_types = "paperless_statistics_documents_file_type_counts"
+    assert value(text, file_types, mime_type="application/pdf") == 2
+    assert value(text, file_types, mime_type="image/png") == 1
+    assert value(text, "paperless_statistics_character_count") == len("abcdexyz1234567")
+    assert value(text, "paperless_statistics_tag_count") == 2
+    assert value(text, "paperless_statistics_correspondent_count") == 1
+    assert value(text, "paperless_statistics_document_type_count") == 1
+    assert value(text, "paperless_statistics_storage_path_count") == 1
+    assert value(text, "dupeless_paperless_metrics_collector_success", collector="statistics") == 1
+    assert "paperless_documents" not in names(text)  # only the chosen collector ran
+
+    # A failed poll drops the numbers rather than showing stale ones as current.
+    fake_paperless.faults.fail_next(4, path="/api/statistics/")  # outlasts the client's retries
+    await poller.poll()
+    text = metrics.render().decode()
+    assert value(text, "dupeless_paperless_metrics_collector_success", collector="statistics") == 0
+    assert not {name for name in names(text) if name.startswith("paperless_statistics_")}
 
 
 async def test_paperless_metrics_poller_polls_on_its_interval(
