@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from ..core.hook_queue import HookQueue, record_event
 from .envelope import ApiError, error, ok
+from .params import MAX_ID
 
 PATH = "/api/v1/hooks/document-consumed"
 #: The same handler under a name that reads better in a Paperless workflow.
@@ -37,7 +38,7 @@ MAX_BODY = 64 * 1024
 ID_KEYS = ("document_id", "DOCUMENT_ID", "doc_id", "documentId", "id")
 #: Keys that may carry a URL ending in /documents/<id>/...
 URL_KEYS = ("doc_url", "document_url", "download_url", "DOCUMENT_DOWNLOAD_URL", "url")
-_DOCUMENT_URL = re.compile(r"/documents/(\d+)(?:/|$|\?)")
+_DOCUMENT_URL = re.compile(r"/documents/([0-9]+)(?:/|$|\?)")
 NO_TOKEN = (
     "Hooks are disabled: set DUPELESS_HOOK_TOKEN on dupeless (and the same value for the"
     " post-consume script or the webhook's Authorization header)"
@@ -106,17 +107,23 @@ def document_id_of(body: dict[str, Any]) -> int:
         text = str(value).strip()
         if isinstance(value, float) and value.is_integer():
             text = str(int(value))
-        if not text.isdigit() or int(text) < 1:
+        if not _is_id(text):
             raise _invalid(key, f"must be a document id (a positive whole number), got {value!r}")
         return int(text)
     for key in URL_KEYS:
         value = body.get(key)
         if isinstance(value, str) and value and value != "None":
             match = _DOCUMENT_URL.search(value)
-            if match is None or int(match.group(1)) < 1:
+            if match is None or not _is_id(match.group(1)):
                 raise _invalid(key, f"must end in /documents/<id>/, got {value!r}")
             return int(match.group(1))
     raise _invalid("doc_id", "is required: send document_id, doc_id or a doc_url")
+
+
+def _is_id(text: str) -> bool:
+    """ASCII digits naming an id from 1 to MAX_ID (`str.isdigit` also takes "²", which int()
+    refuses, and a larger number would overflow SQLite)."""
+    return text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID
 
 
 def _wait_seconds(request: Request) -> float:

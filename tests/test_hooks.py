@@ -433,12 +433,29 @@ def test_webhook_json_and_form_bodies(library, dupeless, paperless_settings):
     assert tag_id(fake) in doc_tags(fake, ids["rescan"])
 
 
+def test_webhook_with_the_document_attached(library, dupeless, paperless_settings):
+    """A workflow webhook with "include document" on posts multipart: its params and the file."""
+    fake, ids = library
+    response = httpx.post(
+        f"{dupeless}/api/v1/hooks/paperless-webhook",
+        data={"doc_url": f"{fake.url}/documents/{ids['rescan']}/"},
+        files={"file": ("scan.pdf", b"%PDF-1.7 ...", "application/pdf")},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["data"]["documentId"] == ids["rescan"]
+    assert [row["document_id"] for row in events(paperless_settings)] == [ids["rescan"]]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"json": {}}, "doc_id"),
         ({"json": {"doc_id": "abc"}}, "doc_id"),
         ({"json": {"doc_id": 0}}, "doc_id"),
+        ({"json": {"doc_id": "\u00b2"}}, "doc_id"),  # a digit to str.isdigit, not to int()
+        ({"json": {"doc_id": 2**63}}, "doc_id"),  # more than SQLite holds
+        ({"json": {"doc_url": "http://paperless/documents/99999999999999999999/"}}, "doc_url"),
         ({"json": {"doc_url": "http://paperless/tags/3/"}}, "doc_url"),
         ({"json": [1, 2]}, "body"),
         ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, "body"),
