@@ -517,6 +517,30 @@ def test_events_queued_before_a_restart_are_processed_after_it(library, paperles
     assert tag_id(fake) in doc_tags(fake, ids["rescan"])
 
 
+def test_following_an_event_needs_the_api_key_as_well(library, paperless_settings):
+    """Only the receiving paths are exempt from the API key; following an event needs both."""
+    _, ids = library
+    paperless_settings.server.api_key = "the-api-key"
+    both = {"X-Api-Key": "the-api-key", "X-Hook-Token": TOKEN}
+    with running_dupeless(paperless_settings) as url:
+        posted = httpx.post(
+            f"{url}/api/v1/hooks/document-consumed",
+            json={"doc_id": ids["unique"]},
+            headers={"X-Hook-Token": TOKEN},
+        )
+        assert posted.status_code == 202
+        event = f"{url}/api/v1/hooks/events/{posted.json()['data']['eventId']}"
+        assert httpx.get(event, headers={"X-Hook-Token": TOKEN}).status_code == 401
+        assert httpx.get(event, headers={"X-Api-Key": "the-api-key"}).status_code == 401
+        followed = httpx.get(f"{event}?wait=10", headers=both)
+        assert followed.status_code == 200
+        assert followed.json()["data"]["verdict"]["duplicate"] is False
+        for unknown in ("999999", "abc", "-1"):
+            missing = httpx.get(f"{url}/api/v1/hooks/events/{unknown}", headers=both)
+            assert missing.status_code == 404
+            assert missing.json()["error"]["code"] == "NOT_FOUND"
+
+
 def test_burst_overflowing_the_memory_queue_is_absorbed(library, paperless_settings):
     fake, ids = library
     extra = [
