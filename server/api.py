@@ -8,7 +8,8 @@
 
 The router is built from these declarations (`routes`) and so is openapi.json (server/openapi.py),
 so the reference always lists exactly what the server answers. Before a handler runs, its query,
-path and body are parsed and validated; the handler receives them in a `Call`.
+path and body are parsed and validated; the handler receives them in a `Call`. An operation with
+a `Guard` (the Paperless hooks and their token) has it checked first, before anything is parsed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .envelope import ERROR_STATUS
-from .params import Body, Param, parse_body, parse_params
+from .params import Body, Param, parse_params
 from .schemas import Schema, string
 from .state import AppState
 
@@ -45,6 +46,17 @@ class Reply:
 
 
 @frozen
+class Guard:
+    """A credential an operation checks itself, apart from the API key: `check` answers the
+    refusal (or raises ApiError), None to let the request in. It runs before the request is
+    parsed, so a caller without the credential learns nothing about what the inputs should be.
+    `schemes` are its OpenAPI security schemes; any one of them will do."""
+
+    check: Callable[[Request], Response | None]
+    schemes: dict[str, dict[str, Any]]
+
+
+@frozen
 class Operation:
     method: str
     path: str
@@ -58,6 +70,16 @@ class Operation:
     errors: tuple[str, ...] = ()
     public: bool = False
     description: str = ""
+    #: Other successful answers than `reply` (e.g. 200 when a result was ready, 202 when not).
+    also: tuple[Reply, ...] = ()
+    guard: Guard | None = None
+    #: Ignore undeclared query parameters instead of refusing them: for callers whose URL a
+    #: user types into another program (Paperless webhooks).
+    extra_query: bool = False
+
+    @property
+    def replies(self) -> tuple[Reply, ...]:
+        return (self.reply, *self.also)
 
     @property
     def error_codes(self) -> list[str]:
@@ -65,13 +87,15 @@ class Operation:
         codes = list(self.errors)
         if self.query or self.path_params or self.body:
             codes.append("VALIDATION_FAILED")
+        if self.guard is not None:
+            codes.append("UNAUTHORIZED")
         return sorted(set(codes), key=lambda code: (ERROR_STATUS[code], code))
 
     async def bind(self, request: Request) -> Call:
         """Parse and validate the request for this operation (400 VALIDATION_FAILED if not)."""
         path = parse_params(self.path_params, request.path_params, strict=False)
-        query = parse_params(self.query, request.query_params, strict=True)
-        body = await parse_body(request, self.body) if self.body is not None else None
+        query = parse_params(self.query, request.query_params, strict=not self.extra_query)
+        body = await self.body.parse(request) if self.body is not None else None
         return Call(request, query, path, body)
 
 
@@ -109,6 +133,9 @@ class Resource:
         errors: Iterable[str] = (),
         public: bool = False,
         description: str = "",
+        also: Iterable[Reply] = (),
+        guard: Guard | None = None,
+        extra_query: bool = False,
     ) -> Callable[[Handler], Handler]:
         declared = {param.name: param for param in path_params}
         for name in _PATH_PARAM.findall(path):
@@ -129,6 +156,9 @@ class Resource:
                     errors=tuple(errors),
                     public=public,
                     description=description or (handler.__doc__ or "").strip(),
+                    also=tuple(also),
+                    guard=guard,
+                    extra_query=extra_query,
                 )
             )
             return handler
@@ -154,6 +184,10 @@ def routes(operations: Iterable[Operation]) -> list[Route]:
 def _dispatch(by_method: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         operation = by_method.get(request.method) or by_method["GET"]  # HEAD answers like GET
+        if operation.guard is not None:
+            refused = operation.guard.check(request)
+            if refused is not None:
+                return refused
         return await operation.handler(await operation.bind(request))
 
     return endpoint

@@ -64,6 +64,7 @@ RESOURCES = (
     batch.batch,
     export.transfer,
     proxy.proxy,
+    hooks.hooks,
     metrics.metrics,
     openapi.meta,
 )
@@ -124,9 +125,9 @@ def create_app(
             telemetry.shutdown()
 
     declared = operations()
-    public = [op.path for op in declared if op.public] + list(hooks.PUBLIC_PATHS)
+    public = [op.path for op in declared if op.public]
     app = Starlette(
-        routes=[*api.routes(declared), *hooks.routes],
+        routes=api.routes(declared),
         exception_handlers=errors.HANDLERS,
         middleware=[
             Middleware(TelemetryMiddleware),

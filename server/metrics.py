@@ -18,8 +18,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import context, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -102,16 +102,12 @@ class TelemetryMiddleware:
         if telemetry is None or (telemetry.tracer is None and telemetry.metrics is None):
             await self.app(scope, receive, send)
             return
-        if telemetry.tracer is None:
-            await self._timed(telemetry, scope, receive, send)
-        else:
-            await self._traced(telemetry, scope, receive, send)
-
-    async def _timed(
-        self, telemetry: Telemetry, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        status = 500
         started = time.perf_counter()
+        method = scope["method"]
+        span = token = None
+        if telemetry.tracer is not None:
+            span, token = _start_span(telemetry.tracer, scope, method_label(method))
+        status = 500
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -119,94 +115,96 @@ class TelemetryMiddleware:
                 status = message["status"]
             await send(message)
 
+        failure: BaseException | None = None
         try:
             await self.app(scope, receive, send_wrapper)
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
-            route = _route_template(scope) or UNMATCHED
-            telemetry.metrics.observe_http(  # type: ignore[union-attr]
-                scope["method"], route, status, time.perf_counter() - started
-            )
+            route = _route_template(scope)
+            if span is not None:
+                context.detach(token)
+                _end_span(span, method_label(method), route, status, failure)
+            if telemetry.metrics is not None:
+                telemetry.metrics.observe_http(
+                    method, route or UNMATCHED, status, time.perf_counter() - started
+                )
 
-    async def _traced(
-        self, telemetry: Telemetry, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        status = 500
-        started = time.perf_counter()
-        method = scope["method"]
-        carrier: dict[str, str] = {}
-        host = ""
-        user_agent = ""
-        for key, value in scope["headers"]:
-            if key in _TRACE_HEADERS:
-                carrier[key.decode("latin-1")] = value.decode("latin-1")
-            elif key == b"host":
-                host = value.decode("latin-1")
-            elif key == b"user-agent":
-                user_agent = value.decode("latin-1")
-        parent = PROPAGATOR.extract(carrier) if carrier else None
-        attributes: dict[str, Any] = {
-            "http.request.method": method_label(method),
-            "url.path": scope["path"],
-            "url.scheme": scope.get("scheme", "http"),
-            "network.protocol.version": scope.get("http_version", "1.1"),
-        }
-        server = scope.get("server")
-        address, _, port = host.rpartition(":") if host and not host.endswith("]") else ("", "", "")
-        if host:
-            attributes["server.address"] = address or host
-            if port.isdigit():
-                attributes["server.port"] = int(port)
-        elif server:
-            attributes["server.address"] = server[0]
-            if server[1] is not None:
-                attributes["server.port"] = server[1]
-        client = scope.get("client")
-        if client:
-            attributes["client.address"] = client[0]
-        if user_agent:
-            attributes["user_agent.original"] = user_agent
-        if method_label(method) != method:
-            attributes["http.request.method_original"] = method
-        tracer = telemetry.tracer
-        assert tracer is not None
-        with tracer.start_as_current_span(
-            method_label(method),
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
 
-            async def send_wrapper(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                    span.set_attribute("http.response.status_code", status)
-                await send(message)
+def _start_span(tracer: Tracer, scope: Scope, method: str) -> tuple[Span, object]:
+    """Start the request's SERVER span under the incoming `traceparent` and make it current.
 
-            failure: BaseException | None = None
-            try:
-                await self.app(scope, receive, send_wrapper)
-            except BaseException as exc:
-                failure = exc
-                raise
-            finally:
-                route = _route_template(scope)
-                if route is not None:
-                    span.set_attribute("http.route", route)
-                    span.update_name(f"{method_label(method)} {route}")
-                if failure is not None:
-                    span.set_attribute("http.response.status_code", 500)
-                    span.set_attribute("error.type", type(failure).__qualname__)
-                    span.set_status(Status(StatusCode.ERROR, type(failure).__qualname__))
-                elif status >= 500:
-                    span.set_attribute("error.type", str(status))
-                    span.set_status(Status(StatusCode.ERROR))
-                if telemetry.metrics is not None:
-                    telemetry.metrics.observe_http(
-                        method, route or UNMATCHED, status, time.perf_counter() - started
-                    )
+    The request attributes go into `start_span`, so samplers see them (as semconv asks).
+    `start_span` plus `attach` rather than `start_as_current_span`: its two generator context
+    managers cost more per request than the attach itself. The span stays current even when the
+    sampler dropped it, so its children are dropped too and Paperless calls carry its context.
+    """
+    carrier: dict[str, str] | None = None
+    host = user_agent = ""
+    for key, value in scope["headers"]:
+        if key == b"host":
+            host = value.decode("latin-1")
+        elif key == b"user-agent":
+            user_agent = value.decode("latin-1")
+        elif key in _TRACE_HEADERS:
+            if carrier is None:
+                carrier = {}
+            carrier[key.decode("latin-1")] = value.decode("latin-1")
+    parent = PROPAGATOR.extract(carrier) if carrier else None
+    attributes: dict[str, Any] = {
+        "http.request.method": method,
+        "url.path": scope["path"],
+        "url.scheme": scope.get("scheme", "http"),
+        "network.protocol.version": scope.get("http_version", "1.1"),
+    }
+    if host:
+        address, _, port = host.rpartition(":") if not host.endswith("]") else ("", "", "")
+        attributes["server.address"] = address or host
+        if port.isdigit():
+            attributes["server.port"] = int(port)
+    elif server := scope.get("server"):
+        attributes["server.address"] = server[0]
+        if server[1] is not None:
+            attributes["server.port"] = server[1]
+    if client := scope.get("client"):
+        attributes["client.address"] = client[0]
+    if user_agent:
+        attributes["user_agent.original"] = user_agent
+    if method != scope["method"]:
+        attributes["http.request.method_original"] = scope["method"]
+    span = tracer.start_span(
+        method,
+        parent,
+        SpanKind.SERVER,
+        attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    )
+    return span, context.attach(trace.set_span_in_context(span, parent))
+
+
+def _end_span(
+    span: Span, method: str, route: str | None, status: int, failure: BaseException | None
+) -> None:
+    """Name the span after its route, add the outcome and end it.
+
+    The outcome goes in one `set_attributes` call (each `set_attribute` takes the span's lock and
+    validates on its own); a span the sampler dropped records nothing and goes straight to `end`.
+    """
+    if span.is_recording():
+        attributes: dict[str, Any] = {"http.response.status_code": 500 if failure else status}
+        if route is not None:
+            attributes["http.route"] = route
+            span.update_name(f"{method} {route}")
+        if failure is not None:
+            attributes["error.type"] = type(failure).__qualname__
+            span.set_status(Status(StatusCode.ERROR, type(failure).__qualname__))
+        elif status >= 500:
+            attributes["error.type"] = str(status)
+            span.set_status(Status(StatusCode.ERROR))
+        span.set_attributes(attributes)
+    span.end()
 
 
 def current_trace_id() -> str | None:

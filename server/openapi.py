@@ -2,7 +2,8 @@
 
 Nothing here lists endpoints by hand: every path, parameter, body and reply comes from the
 `Resource` declarations next to the handlers (server/api.py), the schemas from server/schemas.py.
-Security requirements appear when an API key is configured, because only then are they enforced.
+API-key requirements appear when an API key is configured, because only then are they enforced;
+an operation's own `Guard` (the hook token) is always listed.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ def document(operations: Iterable[Operation], *, secured: bool) -> dict[str, Any
     """The whole OpenAPI document for these operations."""
     paths: dict[str, dict[str, Any]] = {}
     tags: dict[str, None] = {}
+    schemes = dict(SECURITY_SCHEMES)
     for operation in operations:
         tags[operation.tag] = None
         paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(
             operation, secured=secured and not operation.public
         )
+        if operation.guard is not None:
+            schemes.update(operation.guard.schemes)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -57,7 +61,7 @@ def document(operations: Iterable[Operation], *, secured: bool) -> dict[str, Any
         },
         "tags": [{"name": tag} for tag in tags],
         "paths": paths,
-        "components": {"schemas": dict(COMPONENTS), "securitySchemes": SECURITY_SCHEMES},
+        "components": {"schemas": dict(COMPONENTS), "securitySchemes": schemes},
     }
 
 
@@ -76,20 +80,46 @@ def _operation(operation: Operation, *, secured: bool) -> dict[str, Any]:
     if operation.body is not None:
         body = {
             "required": operation.body.required,
-            "content": {"application/json": {"schema": operation.body.schema}},
+            "content": {
+                media: {"schema": schema} for media, schema in operation.body.content.items()
+            },
         }
         if operation.body.description:
             body["description"] = operation.body.description
         described["requestBody"] = body
-    if secured:
-        described["security"] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+    security = _security(operation, secured=secured)
+    if security:
+        described["security"] = security
     return described
 
 
+def _security(operation: Operation, *, secured: bool) -> list[dict[str, list[str]]]:
+    """Each way to be let in: one API-key scheme (when `secured`) together with one of the
+    guard's schemes, never two that need the same header."""
+    ways: list[dict[str, dict[str, Any]]] = [{}]
+    if secured:
+        ways = [{name: SECURITY_SCHEMES[name]} for name in SECURITY_SCHEMES]
+    if operation.guard is not None:
+        ways = [
+            {**way, name: scheme}
+            for way in ways
+            for name, scheme in operation.guard.schemes.items()
+            if _header(scheme) not in {_header(used) for used in way.values()}
+        ]
+    return [{name: [] for name in way} for way in ways if way]
+
+
+def _header(scheme: dict[str, Any]) -> str:
+    """The request header a security scheme is sent in."""
+    return scheme["name"].lower() if scheme["type"] == "apiKey" else "authorization"
+
+
 def _responses(operation: Operation, *, secured: bool) -> dict[str, Any]:
-    reply = operation.reply
-    responses = {str(reply.status): {"description": reply.description, "content": _content(reply)}}
-    codes = operation.error_codes + (["UNAUTHORIZED"] if secured else [])
+    responses = {
+        str(reply.status): {"description": reply.description, "content": _content(reply)}
+        for reply in operation.replies
+    }
+    codes = dict.fromkeys(operation.error_codes + (["UNAUTHORIZED"] if secured else []))
     by_status: dict[int, list[str]] = {}
     for code in codes:
         by_status.setdefault(ERROR_STATUS[code], []).append(code)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from attrs import frozen
@@ -53,11 +53,28 @@ class Param:
 
 @frozen
 class Body:
-    """A JSON request body; `required=False` lets a client send nothing at all."""
+    """A JSON request body; `required=False` lets a client send nothing at all.
+
+    A body that may come in other forms than JSON (Paperless webhooks: JSON, form or text)
+    names its own `reader`, which returns the parsed body or raises ApiError, and lists each
+    media type it accepts with its schema in `media` (for openapi.json)."""
 
     schema: Schema
     required: bool = True
     description: str = ""
+    reader: Callable[[Request], Awaitable[Any]] | None = None
+    media: dict[str, Schema] | None = None
+
+    @property
+    def content(self) -> dict[str, Schema]:
+        """Media type -> schema, as openapi.json lists them."""
+        return self.media if self.media is not None else {"application/json": self.schema}
+
+    async def parse(self, request: Request) -> Any:
+        """The validated body (see `parse_body`), or what the `reader` makes of it."""
+        if self.reader is not None:
+            return await self.reader(request)
+        return await parse_body(request, self)
 
 
 def page_params(maximum: int = 100) -> tuple[Param, Param]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from apiclient import API_KEY, data, error_of, fields, running_api
-from dupeless.server.app import operations
+from dupeless.server.app import create_app, operations
 
 pytest_plugins = ["fixtures_paperless", "fixtures_api"]
 
@@ -135,18 +135,30 @@ async def test_unknown_route_and_wrong_method(api):
 # --- openapi.json ---------------------------------------------------------------------------
 
 
-async def test_openapi_describes_every_route(api):
+async def test_openapi_describes_every_route(api, api_settings):
     document = (await api.get("/api/v1/openapi.json")).json()
     assert document["openapi"] == "3.1.0"
     described = {
         (method.upper(), path) for path, item in document["paths"].items() for method in item
     }
     assert described == {(op.method, op.path) for op in operations()}
+    served = create_app(api_settings).routes
+    assert described == {(m, r.path) for r in served for m in r.methods if m != "HEAD"}
     listing = document["paths"]["/api/v1/documents"]["get"]
     names = {param["name"] for param in listing["parameters"]}
     assert {"limit", "offset", "correspondent", "tag", "search", "noAiResult"} <= names
     assert "security" not in listing  # no key configured, none enforced
     assert set(listing["responses"]) == {"200", "400"}
+    hook = document["paths"]["/api/v1/hooks/document-consumed"]["post"]
+    assert hook["security"] == [{"hookBearer": []}, {"hookTokenHeader": []}]  # even without a key
+    assert set(hook["responses"]) == {"200", "202", "400", "401", "503"}
+    assert {param["name"] for param in hook["parameters"]} == {"wait"}
+    assert set(hook["requestBody"]["content"]) == {
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "text/plain",
+    }
 
 
 async def test_openapi_declares_security_when_a_key_is_set(keyed):
@@ -158,3 +170,12 @@ async def test_openapi_declares_security_when_a_key_is_set(keyed):
     ]
     assert "401" in paths["/api/v1/documents"]["get"]["responses"]
     assert "security" not in paths["/api/v1/health"]["get"]
+    # The hooks take their token instead of the key; following an event needs both, each in
+    # its own header.
+    hook = paths["/api/v1/hooks/paperless-webhook"]["post"]
+    assert hook["security"] == [{"hookBearer": []}, {"hookTokenHeader": []}]
+    assert paths["/api/v1/hooks/events/{eventId}"]["get"]["security"] == [
+        {"bearerAuth": [], "hookTokenHeader": []},
+        {"apiKeyHeader": [], "hookBearer": []},
+        {"apiKeyHeader": [], "hookTokenHeader": []},
+    ]

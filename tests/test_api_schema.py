@@ -26,7 +26,9 @@ from seed import add_group, mirror
 
 pytest_plugins = ["fixtures_paperless", "fixtures_api"]
 
-AUTH = {"X-Api-Key": API_KEY}
+HOOK_TOKEN = "schema-test-hook-token"
+#: The API key, and the hook token the Paperless hook operations ask for instead (or as well).
+AUTH = {"X-Api-Key": API_KEY, "X-Hook-Token": HOOK_TOKEN}
 #: Generated requests per operation and mode.
 EXAMPLES = 5
 
@@ -60,6 +62,7 @@ async def seed(path, fake) -> None:
 def served(api_settings, fake_paperless):
     """The app over loopback HTTP, with an API key, a small library and groups."""
     api_settings.server.api_key = API_KEY
+    api_settings.hooks.token = HOOK_TOKEN
     api_settings.paperless.timeout = 1.0
     for number in range(1, 6):
         fake_paperless.library.add_document(title=f"Doc {number}", content=f"text {number} " * 30)

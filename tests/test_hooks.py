@@ -433,12 +433,29 @@ def test_webhook_json_and_form_bodies(library, dupeless, paperless_settings):
     assert tag_id(fake) in doc_tags(fake, ids["rescan"])
 
 
+def test_webhook_with_the_document_attached(library, dupeless, paperless_settings):
+    """A workflow webhook with "include document" on posts multipart: its params and the file."""
+    fake, ids = library
+    response = httpx.post(
+        f"{dupeless}/api/v1/hooks/paperless-webhook",
+        data={"doc_url": f"{fake.url}/documents/{ids['rescan']}/"},
+        files={"file": ("scan.pdf", b"%PDF-1.7 ...", "application/pdf")},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["data"]["documentId"] == ids["rescan"]
+    assert [row["document_id"] for row in events(paperless_settings)] == [ids["rescan"]]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"json": {}}, "doc_id"),
         ({"json": {"doc_id": "abc"}}, "doc_id"),
         ({"json": {"doc_id": 0}}, "doc_id"),
+        ({"json": {"doc_id": "\u00b2"}}, "doc_id"),  # a digit to str.isdigit, not to int()
+        ({"json": {"doc_id": 2**63}}, "doc_id"),  # more than SQLite holds
+        ({"json": {"doc_url": "http://paperless/documents/99999999999999999999/"}}, "doc_url"),
         ({"json": {"doc_url": "http://paperless/tags/3/"}}, "doc_url"),
         ({"json": [1, 2]}, "body"),
         ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, "body"),
@@ -498,6 +515,30 @@ def test_events_queued_before_a_restart_are_processed_after_it(library, paperles
     assert json.loads(rows[0]["payload"]) == {}  # secrets never stored
     assert response.json()["data"]["verdict"]["duplicate"] is True
     assert tag_id(fake) in doc_tags(fake, ids["rescan"])
+
+
+def test_following_an_event_needs_the_api_key_as_well(library, paperless_settings):
+    """Only the receiving paths are exempt from the API key; following an event needs both."""
+    _, ids = library
+    paperless_settings.server.api_key = "the-api-key"
+    both = {"X-Api-Key": "the-api-key", "X-Hook-Token": TOKEN}
+    with running_dupeless(paperless_settings) as url:
+        posted = httpx.post(
+            f"{url}/api/v1/hooks/document-consumed",
+            json={"doc_id": ids["unique"]},
+            headers={"X-Hook-Token": TOKEN},
+        )
+        assert posted.status_code == 202
+        event = f"{url}/api/v1/hooks/events/{posted.json()['data']['eventId']}"
+        assert httpx.get(event, headers={"X-Hook-Token": TOKEN}).status_code == 401
+        assert httpx.get(event, headers={"X-Api-Key": "the-api-key"}).status_code == 401
+        followed = httpx.get(f"{event}?wait=10", headers=both)
+        assert followed.status_code == 200
+        assert followed.json()["data"]["verdict"]["duplicate"] is False
+        for unknown in ("999999", "abc", "-1"):
+            missing = httpx.get(f"{url}/api/v1/hooks/events/{unknown}", headers=both)
+            assert missing.status_code == 404
+            assert missing.json()["error"]["code"] == "NOT_FOUND"
 
 
 def test_burst_overflowing_the_memory_queue_is_absorbed(library, paperless_settings):

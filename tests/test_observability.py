@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dupeless.core.config import load_settings
 from dupeless.core.hookspecs import hookimpl
 from dupeless.core.jobs import JobRunner
 from dupeless.core.metrics import CONTENT_TYPE, Metrics
@@ -16,7 +17,12 @@ from dupeless.core.paperless_metrics import (
     PaperlessMetricsPoller,
 )
 from dupeless.core.pipeline import Pipeline
-from dupeless.core.telemetry import Telemetry, endpoint_template, install_telemetry
+from dupeless.core.telemetry import (
+    Telemetry,
+    build_tracer_provider,
+    endpoint_template,
+    install_telemetry,
+)
 from dupeless.server import health
 from dupeless.server import metrics as metrics_api
 from dupeless.server.api import routes as api_routes
@@ -145,6 +151,35 @@ async def test_incoming_traceparent_is_honoured(telemetry, exporter):
     assert f"{span.context.trace_id:032x}" == TRACE_ID
     assert span.parent is not None and f"{span.parent.span_id:016x}" == PARENT_ID
     assert span.parent.is_remote
+
+
+async def test_sdk_sampler_variables_decide_which_requests_are_traced(monkeypatch):
+    """OTEL_TRACES_SAMPLER(_ARG) reach the provider dupeless builds. A request the sampler
+    drops keeps its (unsampled) span current, so work under it is dropped with it; a sampled
+    incoming traceparent still wins under a parent-based sampler."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
+    provider = build_tracer_provider(load_settings(environ={"OTEL_TRACES_EXPORTER": "none"}))
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry = Telemetry(tracer_provider=provider)
+    seen = []
+
+    async def probe(_: Request) -> JSONResponse:
+        seen.append(trace.get_current_span().get_span_context())
+        with telemetry.tracer.start_as_current_span("child"):
+            pass
+        return JSONResponse({})
+
+    async with client_for(build_app(telemetry, [Route("/probe", probe)])) as client:
+        assert (await client.get("/probe")).status_code == 200
+        assert not exporter.get_finished_spans()  # neither the request nor its child
+        assert seen[0].is_valid and not seen[0].trace_flags.sampled
+        headers = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
+        assert (await client.get("/probe", headers=headers)).status_code == 200
+    request = by_name(exporter.get_finished_spans(), "GET /probe")
+    assert f"{request.context.trace_id:032x}" == TRACE_ID
+    assert by_name(exporter.get_finished_spans(), "child").parent.span_id == request.context.span_id
 
 
 async def test_failing_handler_gives_an_error_span_and_a_500_sample(telemetry, exporter):
@@ -428,8 +463,48 @@ async def test_paperless_metrics_poller_uses_the_exporter_names(
     assert "paperless_document_type_info" in names(text)
     success = "dupeless_paperless_metrics_collector_success"
     assert value(text, success, collector="tag") == 1
-    assert value(text, success, collector="statistics") == 0  # the fake has no /api/statistics/
+    assert value(text, success, collector="statistics") == 1
     assert "dupeless_paperless_metrics_last_poll_timestamp_seconds" in names(text)
+
+
+async def test_paperless_statistics_collector_reports_the_statistics_endpoint(
+    fake_paperless, paperless_client_factory
+):
+    library = fake_paperless.library
+    library.ensure("tags", "inbox", is_inbox_tag=True)
+    library.add_document(content="abcde", tags=["inbox", "bills"], original_file_name="a.pdf")
+    library.add_document(
+        content="xyz", tags=["bills"], document_type="Invoice", correspondent="ACME"
+    )
+    library.add_document(content="1234567", storage_path="Archive", original_file_name="c.png")
+    library.delete_document(library.add_document(content="in the trash, not counted"))
+    metrics = Metrics(process=False)
+    poller = PaperlessMetricsPoller(
+        lambda: paperless_client_factory(fake_paperless),
+        collectors=["statistics"],
+        registry=metrics.registry,
+    )
+    await poller.poll()
+    text = metrics.render().decode()
+    assert value(text, "paperless_statistics_documents_total") == 3
+    assert value(text, "paperless_statistics_documents_inbox_count") == 1
+    file_types = "paperless_statistics_documents_file_type_counts"
+    assert value(text, file_types, mime_type="application/pdf") == 2
+    assert value(text, file_types, mime_type="image/png") == 1
+    assert value(text, "paperless_statistics_character_count") == len("abcdexyz1234567")
+    assert value(text, "paperless_statistics_tag_count") == 2
+    assert value(text, "paperless_statistics_correspondent_count") == 1
+    assert value(text, "paperless_statistics_document_type_count") == 1
+    assert value(text, "paperless_statistics_storage_path_count") == 1
+    assert value(text, "dupeless_paperless_metrics_collector_success", collector="statistics") == 1
+    assert "paperless_documents" not in names(text)  # only the chosen collector ran
+
+    # A failed poll drops the numbers rather than showing stale ones as current.
+    fake_paperless.faults.fail_next(4, path="/api/statistics/")  # outlasts the client's retries
+    await poller.poll()
+    text = metrics.render().decode()
+    assert value(text, "dupeless_paperless_metrics_collector_success", collector="statistics") == 0
+    assert not {name for name in names(text) if name.startswith("paperless_statistics_")}
 
 
 async def test_paperless_metrics_poller_polls_on_its_interval(
@@ -450,7 +525,6 @@ async def test_paperless_metrics_poller_polls_on_its_interval(
 
 
 def test_paperless_metrics_settings():
-    from dupeless.core.config import load_settings
     from dupeless.core.errors import ConfigError
 
     assert load_settings(environ={}).paperless_metrics.enabled is False

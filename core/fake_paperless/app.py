@@ -336,6 +336,11 @@ def _check_ids(ids: Any) -> None:
 
 
 @api
+async def statistics(request: Request) -> Response:
+    return JSONResponse(_library(request).statistics())
+
+
+@api
 async def tasks(request: Request) -> Response:
     """Consume tasks: a page under API 10, a plain list before."""
     found = _library(request).list_tasks(request.query_params.get("task_id"))
@@ -357,6 +362,7 @@ def _routes() -> list[Route]:
         Route(f"{doc}/thumb/", thumb, methods=["GET"]),
         Route("/api/trash/", trash, methods=["GET", "POST"]),
         Route("/api/tasks/", tasks, methods=["GET"]),
+        Route("/api/statistics/", statistics, methods=["GET"]),
     ]
     for kind in KINDS:
         routes.append(Route(f"/api/{kind}/", entities, methods=["GET", "POST"]))

@@ -250,6 +250,32 @@ class Library:
                 raise NotFound(entity_id)
             return _render_entity(kind, self.entities[kind][entity_id], self._counts(kind))
 
+    def statistics(self) -> dict[str, Any]:
+        """What GET /api/statistics/ answers: counts over live documents, file types by count,
+        inbox documents (None when no tag is an inbox tag), as Paperless' StatisticsView does."""
+        with self._lock:
+            docs = list(self.documents.values())
+            inbox = [i for i, tag in self.entities["tags"].items() if tag.get("is_inbox_tag")]
+            mime_types = Counter(doc.mime_type for doc in docs)
+            return {
+                "documents_total": len(docs),
+                "documents_inbox": (
+                    sum(1 for doc in docs if set(doc.tags) & set(inbox)) if inbox else None
+                ),
+                "inbox_tag": inbox[0] if inbox else None,
+                "inbox_tags": inbox or None,
+                "document_file_type_counts": [
+                    {"mime_type": mime_type, "mime_type_count": count}
+                    for mime_type, count in mime_types.most_common()
+                ],
+                "character_count": sum(len(doc.content) for doc in docs),
+                "tag_count": len(self.entities["tags"]),
+                "correspondent_count": len(self.entities["correspondents"]),
+                "document_type_count": len(self.entities["document_types"]),
+                "storage_path_count": len(self.entities["storage_paths"]),
+                "current_asn": max((doc.archive_serial_number or 0 for doc in docs), default=0),
+            }
+
     # -- documents -------------------------------------------------------------------------
 
     def add_document(
