@@ -220,6 +220,8 @@ class Analysis:
         await index.remove([i for i in ids if i not in signed])
         order = sorted(signed)
         matrix = np.stack([signed[i] for i in order]) if order else np.empty((0, 0))
+        # Point the entries at the matrix rows, so the signatures are held once, not twice.
+        signed.update(zip(order, matrix, strict=True))
         await index.add(order, matrix)
         found = [np.asarray(sorted(await self._exact_candidates(ids)), dtype=np.int64)]
         if self.result.full:

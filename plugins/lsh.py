@@ -20,6 +20,8 @@ from dupeless.core.hookspecs import hookimpl
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 #: Bands whose pairs are gathered before duplicates are dropped (see `candidate_pairs`).
 BANDS_PER_MERGE = 8
+#: `candidate_bands` rows handed to SQLite per statement when indexing in bulk.
+INSERT_ROWS = 100_000
 
 
 def rows_per_band(num_permutations: int, num_bands: int) -> int:
@@ -38,7 +40,11 @@ def band_hashes(signatures: np.ndarray, num_bands: int) -> np.ndarray:
     """
     rows, width = signatures.shape
     per_band = rows_per_band(width, num_bands)
-    values = signatures.astype(np.uint64).reshape(rows, num_bands, per_band)
+    # A view, not a copy, of int64 signatures: at 100k documents a copy is 200 MB.
+    unsigned = signatures.view(np.uint64) if signatures.dtype == np.int64 else None
+    if unsigned is None:
+        unsigned = signatures.astype(np.uint64)
+    values = unsigned.reshape(rows, num_bands, per_band)
     hashes = np.broadcast_to(np.arange(num_bands, dtype=np.uint64), (rows, num_bands)).copy()
     for column in range(per_band):
         hashes = (hashes * _MULTIPLIER) ^ values[:, :, column]
@@ -136,10 +142,13 @@ class LshIndex:
         order = np.lexsort((documents, buckets))
         async with self.store.transaction() as conn:
             await _delete(conn, document_ids)
-            await conn.executemany(
-                "INSERT OR IGNORE INTO candidate_bands (bucket, document_id) VALUES (?, ?)",
-                zip(buckets[order].tolist(), documents[order].tolist(), strict=True),
-            )
+            # In slices: as Python ints, all 6.4 M rows of 100k documents would take ~450 MB.
+            for start in range(0, len(order), INSERT_ROWS):
+                rows = order[start : start + INSERT_ROWS]
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO candidate_bands (bucket, document_id) VALUES (?, ?)",
+                    zip(buckets[rows].tolist(), documents[rows].tolist(), strict=True),
+                )
             await conn.executemany(
                 "INSERT INTO candidate_index (document_id, buckets) VALUES (?, ?)",
                 [

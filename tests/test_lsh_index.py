@@ -55,3 +55,21 @@ async def test_clear_forgets_everything_and_readding_works(store):
     await index.add([1], signatures[:1])
     assert await index.query(signatures[0]) == {1}
     assert await store.fetchval("SELECT COUNT(*) FROM candidate_index") == 1
+
+
+async def test_bulk_add_in_slices_stores_every_bucket(store, monkeypatch):
+    monkeypatch.setattr("dupeless.plugins.lsh.INSERT_ROWS", 3)  # 4 documents x 2 bands: 3 slices
+    await add_documents(store, [1, 2, 3, 4])
+    signatures = np.array([[1, 1, 2, 2], [1, 1, 3, 3], [4, 4, 2, 2], [9, 9, 9, 9]], dtype=np.int64)
+    index = LshIndex(store, 2)
+    await index.add([1, 2, 3, 4], signatures)
+    assert await store.fetchval("SELECT COUNT(*) FROM candidate_bands") == 8
+    assert await index.query(signatures[0]) == {1, 2, 3}
+    assert await index.query(signatures[3]) == {4}
+
+
+def test_band_hashes_of_int64_signatures_equal_those_of_the_same_bits_unsigned():
+    from dupeless.plugins.lsh import band_hashes
+
+    signed = np.array([[-1, 2, 3, -4]], dtype=np.int64)
+    assert band_hashes(signed, 2).tolist() == band_hashes(signed.view(np.uint64), 2).tolist()
