@@ -340,6 +340,12 @@ def test_entity_counts_follow_changes(fake_paperless):
         client.post("/api/trash/", json={"action": "restore", "documents": [second]})
         assert counts(client, "correspondents") == {"ACME": 1}
         assert counts(client, "tags") == {"done": 1, "inbox": 1}
+        [third] = add(fake_paperless, 1, tags=["done"], correspondent="ACME")
+        assert client.get(f"/api/tags/{done}/").json()["document_count"] == 2
+        client.delete(f"/api/documents/{third}/")
+        client.post("/api/trash/", json={"action": "empty", "documents": [third]})
+        assert counts(client, "tags") == {"done": 1, "inbox": 1}
+        assert counts(client, "correspondents") == {"ACME": 1}
 
 
 @pytest.mark.parametrize("fixture", ["fake_paperless", "fake_paperless_2x"])

@@ -138,6 +138,11 @@ class Library:
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         #: checksum -> ids of the live documents with it; built on first use, then kept current.
         self._by_checksum: dict[str, set[int]] | None = None
+        #: kind -> live documents per entity id, and what each live document adds to it; built on
+        #: first use, then kept current (a recount of 100k documents per change would make every
+        #: entity request after a change as slow as a listing).
+        self._link_counts: dict[str, Counter[int]] | None = None
+        self._counted: dict[int, dict[str, list[int]]] = {}
 
     # -- basics ----------------------------------------------------------------------------
 
@@ -156,16 +161,31 @@ class Library:
 
     def _changed(self, *docs: Document) -> None:
         """Drop what the change made stale: the documents' own caches, every cached answer, and
-        their old checksum index entries (a document still live is indexed again)."""
+        their old checksum index entries and link counts (a document still live is counted and
+        indexed again)."""
         index = self._by_checksum
         for doc in docs:
+            live = self.documents.get(doc.id) is doc
             if index is not None and doc.digest is not None:
                 index.get(doc.digest, set()).discard(doc.id)
             doc.json = doc.digest = None
-            if index is not None and self.documents.get(doc.id) is doc:
+            if index is not None and live:
                 index.setdefault(self.checksum(doc), set()).add(doc.id)
+            if self._link_counts is not None:
+                self._count_links(doc, live)
         self.revision += 1
         self._cache.clear()
+
+    def _count_links(self, doc: Document, live: bool) -> None:
+        """Take the document's previous links out of the counts and, when live, add its current."""
+        assert self._link_counts is not None
+        for kind, ids in self._counted.pop(doc.id, {}).items():
+            self._link_counts[kind].subtract(ids)
+        if live:
+            links = _links(doc)
+            for kind, ids in links.items():
+                self._link_counts[kind].update(ids)
+            self._counted[doc.id] = links
 
     def _cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """`compute()`, remembered under `key` until the library next changes (LRU-bounded)."""
@@ -221,18 +241,13 @@ class Library:
 
     def _counts(self, kind: str) -> Counter[int]:
         """Live documents per entity id of one kind."""
-        return self._cached(("counts", kind), lambda: self._count(kind))
-
-    def _count(self, kind: str) -> Counter[int]:
-        counts: Counter[int] = Counter()
-        for doc in self.documents.values():
-            if kind == "tags":
-                counts.update(doc.tags)
-            elif kind == "custom_fields":
-                counts.update(cf["field"] for cf in doc.custom_fields)
-            else:
-                counts[getattr(doc, kind.removesuffix("s"))] += 1
-        return counts
+        with self._lock:
+            if self._link_counts is None:
+                self._link_counts = {other: Counter() for other in KINDS}
+                self._counted = {}
+                for doc in self.documents.values():
+                    self._count_links(doc, live=True)
+            return self._link_counts[kind]
 
     def list_entities(self, kind: str) -> list[dict[str, Any]]:
         """Entities ordered by name, as Paperless lists them."""
@@ -584,6 +599,19 @@ class Library:
             if doc.archive is None or original:
                 return doc.original, doc.mime_type, doc.original_file_name
             return doc.archive, "application/pdf", f"{_stem(doc.original_file_name)}.pdf"
+
+
+def _links(doc: Document) -> dict[str, list[int]]:
+    """The entity ids a document is counted under, by kind."""
+    links = {
+        kind: [value]
+        for kind in KINDS
+        if kind not in ("tags", "custom_fields")
+        and (value := getattr(doc, kind.removesuffix("s"))) is not None
+    }
+    links["tags"] = list(doc.tags)
+    links["custom_fields"] = [cf["field"] for cf in doc.custom_fields]
+    return links
 
 
 def _render_entity(kind: str, entity: dict[str, Any], counts: Counter[int]) -> dict[str, Any]:
