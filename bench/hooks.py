@@ -109,6 +109,29 @@ def drain(database: Path, timeout: float) -> tuple[int, int, int]:
         time.sleep(0.05)
 
 
+def explain_slowest(database: Path, slowest: list[tuple[float, int]]) -> list[str]:
+    """Where the slowest documents' time went: the server's part (event received -> done, the
+    write-back included) and how many candidate pairs the check scored."""
+    lines = []
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        for elapsed, document_id in reversed(slowest):
+            received, processed = conn.execute(
+                "SELECT received_at, processed_at FROM hook_events WHERE document_id = ?"
+                " ORDER BY id DESC LIMIT 1",
+                (document_id,),
+            ).fetchone()
+            server = datetime.fromisoformat(processed[:-1]) - datetime.fromisoformat(received[:-1])
+            (pairs,) = conn.execute(
+                "SELECT COUNT(*) FROM pair_scores WHERE document_a = ? OR document_b = ?",
+                (document_id, document_id),
+            ).fetchone()
+            lines.append(
+                f"  slow: document {document_id} {elapsed:.0f} ms; received -> done"
+                f" {server.total_seconds() * 1000:.0f} ms, {pairs} candidate pairs scored"
+            )
+    return lines
+
+
 async def post_burst(url: str, ids: list[int]) -> list[int]:
     limits = httpx.Limits(max_connections=50)
     async with httpx.AsyncClient(headers={"X-Hook-Token": TOKEN}, limits=limits) as client:
@@ -162,7 +185,7 @@ def main() -> int:
         settings.hooks.workers = args.workers
         with serve(create_app(settings)) as url:
             # -- latency: one consumption at a time, script start to verdict --
-            timings, duplicates = [], 0
+            timings, duplicates, slowest = [], 0, []
             for record in new[: args.latency]:
                 fake.library.load_documents([record])
                 begin = time.perf_counter()
@@ -173,6 +196,7 @@ def main() -> int:
                     text=True,
                 )
                 timings.append((time.perf_counter() - begin) * 1000)
+                slowest.append((timings[-1], record["id"]))
                 if result.returncode or not result.stdout.startswith("dupeless: document"):
                     print(f"  document {record['id']}: {result.stdout!r} {result.stderr!r}")
                 duplicates += "possible duplicate" in result.stdout
@@ -182,6 +206,8 @@ def main() -> int:
                 f" ms, p99 {p99:.0f} ms, mean"
                 f" {statistics.fmean(timings):.0f} ms ({duplicates} duplicates found)"
             )
+            for line in explain_slowest(settings.database_path, sorted(slowest)[-3:]):
+                print(line)
             begin = time.perf_counter()
             for _ in range(20):
                 subprocess.run([PYTHON, "-c", "import json, urllib.request"], check=True)
