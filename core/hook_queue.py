@@ -8,10 +8,12 @@ fetch source open for its whole life.
 
 Processing an event: claim it (`pending` -> `processing`, attempts + 1), fetch the document
 (concurrently across workers), run `check()` (the store-and-analyse part one at a time, so two
-checks never regroup the same part of the graph together), write back to Paperless when enabled,
-then `done` with the verdict. An error puts the event back to `pending` for a retry after a short
-backoff; after `max_attempts` it is `failed` with the error. On start-up, rows left `processing`
-by a crash are made `pending` again and every pending row is queued, so events survive restarts.
+checks never regroup the same part of the graph together, and in the order the events were
+taken, so the later of two copies is the one reported as a duplicate), write back to Paperless
+when enabled, then `done` with the verdict. An error puts the event back to `pending` for a retry
+after a short backoff; after `max_attempts` it is `failed` with the error. On start-up, rows
+left `processing` by a crash are made `pending` again and every pending row is queued, so events
+survive restarts.
 Checking a document twice changes nothing (check and write-back are idempotent).
 """
 
@@ -116,6 +118,37 @@ class _Fetched:
 # --- the queue --------------------------------------------------------------------------------
 
 
+class Turn:
+    """One event's place in the analysis order: it waits for the event taken before it."""
+
+    def __init__(self, before: asyncio.Future[None] | None):
+        self._before = before
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def wait(self) -> None:
+        if self._before is not None:
+            await asyncio.shield(self._before)  # our cancellation must not end the other's turn
+
+    def end(self) -> None:
+        """Let the next event go (after the analysis, or whenever this one gives up)."""
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+class Turns:
+    """Events are analysed in the order workers took them, while their documents are fetched
+    concurrently: so of two copies consumed one after the other, the later one is reported as
+    the duplicate, however the fetches happen to finish."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[None] | None = None
+
+    def take(self) -> Turn:
+        turn = Turn(self._last)
+        self._last = turn.done
+        return turn
+
+
 class HookQueue:
     """Durable hook events, bounded memory, a few workers; see the module docstring."""
 
@@ -141,6 +174,7 @@ class HookQueue:
         self._overflow = False
         self._refilling = asyncio.Lock()
         self._analysis = asyncio.Lock()
+        self._turns = Turns()
         self._waiters: dict[int, set[asyncio.Future[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
@@ -307,6 +341,15 @@ class HookQueue:
     async def process(self, event_id: int, source: FetchSource) -> dict[str, Any] | None:
         """Claim, check, write back and finish one event; returns the event afterwards (None
         when another worker or an earlier run has it already)."""
+        turn = self._turns.take()
+        try:
+            return await self._process(event_id, source, turn)
+        finally:
+            turn.end()
+
+    async def _process(
+        self, event_id: int, source: FetchSource, turn: Turn
+    ) -> dict[str, Any] | None:
         claimed = await self.store.execute(
             "UPDATE hook_events SET status = 'processing', attempts = attempts + 1"
             " WHERE id = ? AND status = 'pending'",
@@ -320,7 +363,7 @@ class HookQueue:
         )
         document_id, attempts = row["document_id"], row["attempts"]
         try:
-            verdict = await self.check(document_id, source, event_id)
+            verdict = await self.check(document_id, source, event_id, turn)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -339,17 +382,24 @@ class HookQueue:
         return await get_event(self.store, event_id)
 
     async def check(
-        self, document_id: int, source: FetchSource, event_id: int | None = None
+        self, document_id: int, source: FetchSource, event_id: int | None, turn: Turn
     ) -> Verdict:
-        """Fetch (concurrently), check (one at a time) and write back one document.
+        """Fetch (concurrently), check (one at a time, in the order the events were taken) and
+        write back one document.
 
         Whoever waits for the event hears the verdict before the write-back (which does not change
         it), so the post-consume script is not held up by the calls that tag and note.
         """
         document = await source.document(document_id)
-        async with self._analysis:
-            dedup = await load_dedup(self.store, self.settings)
-            verdict = await check(self.store, self.pipeline, _Fetched(document), dedup, document_id)
+        await turn.wait()
+        try:
+            async with self._analysis:
+                dedup = await load_dedup(self.store, self.settings)
+                verdict = await check(
+                    self.store, self.pipeline, _Fetched(document), dedup, document_id
+                )
+        finally:
+            turn.end()
         if event_id is not None:
             self._verdicts[event_id] = verdict
             self._finished(event_id)

@@ -1,7 +1,8 @@
 """The built-in `paperless` fetch source: documents from Paperless-ngx over its REST API.
 
 Lists ask only for the fields dupeless uses (`fields=`), and ids are resolved to names with maps
-fetched once; an entity created since is fetched by id when a document first names it. The list
+fetched once per listing; a single document (a hook's check) fetches the entities it names by
+id, as does a listing for an entity created since. The list
 endpoint has no checksum, so `checksum` stays None in listings; the sync asks `checksums()` (one
 `/metadata/` request each) only where the text is too short to decide.
 """
@@ -65,6 +66,11 @@ class PaperlessSource:
         doc = await self.client.get_document(document_id)
         if doc is None:
             return None
+        if self._names is None:
+            # One document names a few entities: fetch those by id instead of listing every
+            # kind (which a large library makes slow), so a fresh source answers its first
+            # hook event as fast as the next one.
+            self._names = {kind: {} for kind in NAME_KINDS}
         return to_source_document(doc, await self._names_for([doc]))
 
     async def document_ids(self) -> set[int]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import attrs
 import httpx
 import pytest
-from dupeless.core.hook_queue import get_event, record_event
+from dupeless.core.hook_queue import Turns, get_event, record_event
 from dupeless.core.hook_queue import start as start_hooks
 from dupeless.core.hook_settings import HookSettings
 from dupeless.core.jobs import JobRunner
@@ -643,3 +643,27 @@ def test_cli_check(library, paperless_settings, monkeypatch, capsys):
     assert tag_id(fake) in doc_tags(fake, ids["rescan"])
     assert check(9999) == (1, "dupeless: document 9999 not found in Paperless\n")
     assert {row["source"] for row in events(paperless_settings)} == {"cli"}
+
+
+async def test_documents_are_analysed_in_the_order_their_events_were_taken():
+    """The second event's fetch finishing first does not let it be analysed first."""
+    turns = Turns()
+    first, second = turns.take(), turns.take()
+    analysed = []
+
+    async def analyse(turn, name, fetch_seconds):
+        await asyncio.sleep(fetch_seconds)
+        await turn.wait()
+        analysed.append(name)
+        turn.end()
+
+    await asyncio.gather(analyse(second, "second", 0), analyse(first, "first", 0.05))
+    assert analysed == ["first", "second"]
+
+
+async def test_a_turn_given_up_lets_the_next_event_go():
+    turns = Turns()
+    first, second = turns.take(), turns.take()
+    first.end()  # e.g. the first event's fetch failed
+    await asyncio.wait_for(second.wait(), 1)
+    assert first.done.done()

@@ -114,3 +114,16 @@ async def test_location_overrides_url_and_a_missing_url_is_an_error(fake_paperle
         assert await source.document_ids() == set()
     finally:
         await source.aclose()
+
+
+async def test_a_single_document_fetches_only_the_entities_it_names(fake_paperless, source):
+    fake_paperless.library.ensure("tags", "unrelated")
+    doc_id = invoice(fake_paperless.library)
+    document = await source.document(doc_id)
+    assert (document.correspondent, document.tags) == ("ACME", ("inbox", "paid"))
+    assert document.custom_fields == (("Amount", "12.00"),)
+    paths = [r.path for r in fake_paperless.requests]
+    # No kind is listed: each entity the document names is one request by id.
+    assert not {"/api/tags/", "/api/correspondents/", "/api/document_types/"} & set(paths)
+    by_id = [path for path in paths if path.count("/") == 4 and "/documents/" not in path]
+    assert len(by_id) == 6  # correspondent, type, storage path, two tags, custom field
