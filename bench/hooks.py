@@ -46,6 +46,8 @@ from dupeless.core.sync import sync
 from dupeless.core.tasks import open_source
 from dupeless.server.app import create_app
 
+from bench.common import percentile
+
 SCRIPT = Path(__file__).resolve().parents[1] / "hooks" / "post_consume.py"
 TOKEN = "bench-hook-token"
 #: The interpreter itself, not a venv or pyenv shim: what `python3` is inside the container.
@@ -90,9 +92,10 @@ def script_env(document_id: int, url: str) -> dict[str, str]:
     }
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
+def seconds_between(received: str, processed: str) -> float:
+    """Seconds between two of the store's UTC stamps (`...Z`)."""
+    elapsed = datetime.fromisoformat(processed[:-1]) - datetime.fromisoformat(received[:-1])
+    return elapsed.total_seconds()
 
 
 def drain(database: Path, timeout: float) -> tuple[int, int, int]:
@@ -120,14 +123,14 @@ def explain_slowest(database: Path, slowest: list[tuple[float, int]]) -> list[st
                 " ORDER BY id DESC LIMIT 1",
                 (document_id,),
             ).fetchone()
-            server = datetime.fromisoformat(processed[:-1]) - datetime.fromisoformat(received[:-1])
             (pairs,) = conn.execute(
                 "SELECT COUNT(*) FROM pair_scores WHERE document_a = ? OR document_b = ?",
                 (document_id, document_id),
             ).fetchone()
             lines.append(
                 f"  slow: document {document_id} {elapsed:.0f} ms; received -> done"
-                f" {server.total_seconds() * 1000:.0f} ms, {pairs} candidate pairs scored"
+                f" {seconds_between(received, processed) * 1000:.0f} ms, {pairs} candidate pairs"
+                " scored"
             )
     return lines
 
@@ -185,7 +188,7 @@ def main() -> int:
         settings.hooks.workers = args.workers
         with serve(create_app(settings)) as url:
             # -- latency: one consumption at a time, script start to verdict --
-            timings, duplicates, slowest = [], 0, []
+            timed, duplicates = [], 0  # (ms, document id)
             for record in new[: args.latency]:
                 fake.library.load_documents([record])
                 begin = time.perf_counter()
@@ -195,22 +198,25 @@ def main() -> int:
                     capture_output=True,
                     text=True,
                 )
-                timings.append((time.perf_counter() - begin) * 1000)
-                slowest.append((timings[-1], record["id"]))
+                timed.append(((time.perf_counter() - begin) * 1000, record["id"]))
                 if result.returncode or not result.stdout.startswith("dupeless: document"):
                     print(f"  document {record['id']}: {result.stdout!r} {result.stderr!r}")
                 duplicates += "possible duplicate" in result.stdout
+            timings = [ms for ms, _ in timed]
             p50, p99 = percentile(timings, 0.5), percentile(timings, 0.99)
             print(
                 f"script -> verdict over {len(timings)} documents: p50 {p50:.0f}"
                 f" ms, p99 {p99:.0f} ms, mean"
                 f" {statistics.fmean(timings):.0f} ms ({duplicates} duplicates found)"
             )
-            for line in explain_slowest(settings.database_path, sorted(slowest)[-3:]):
+            for line in explain_slowest(settings.database_path, sorted(timed)[-3:]):
                 print(line)
+            # The script itself, stopping before any request (no DUPELESS_URL): start + imports.
             begin = time.perf_counter()
             for _ in range(20):
-                subprocess.run([PYTHON, "-c", "import json, urllib.request"], check=True)
+                subprocess.run(
+                    [PYTHON, str(SCRIPT)], env={"DOCUMENT_ID": "1"}, capture_output=True, check=True
+                )
             print(
                 f"  of which interpreter start + imports: {(time.perf_counter() - begin) * 50:.0f}"
                 " ms"
@@ -230,10 +236,7 @@ def main() -> int:
                 " WHERE status = 'done' ORDER BY id DESC LIMIT ?",
                 (len(burst),),
             ).fetchall()
-        waits = [
-            (datetime.fromisoformat(b[:-1]) - datetime.fromisoformat(a[:-1])).total_seconds()
-            for a, b in rows
-        ]
+        waits = [seconds_between(received, processed) for received, processed in rows]
     accepted = statuses.count(202)
     print(
         f"burst of {len(burst)}: {accepted} accepted (202) in {answered:.2f}s; all done after"

@@ -41,8 +41,9 @@ def band_hashes(signatures: np.ndarray, num_bands: int) -> np.ndarray:
     rows, width = signatures.shape
     per_band = rows_per_band(width, num_bands)
     # A view, not a copy, of int64 signatures: at 100k documents a copy is 200 MB.
-    unsigned = signatures.view(np.uint64) if signatures.dtype == np.int64 else None
-    if unsigned is None:
+    if signatures.dtype == np.int64:
+        unsigned = signatures.view(np.uint64)
+    else:
         unsigned = signatures.astype(np.uint64)
     values = unsigned.reshape(rows, num_bands, per_band)
     hashes = np.broadcast_to(np.arange(num_bands, dtype=np.uint64), (rows, num_bands)).copy()

@@ -2,9 +2,9 @@
 
 Lists ask only for the fields dupeless uses (`fields=`), and ids are resolved to names with maps
 fetched once per listing; a single document (a hook's check) fetches the entities it names by
-id, as does a listing for an entity created since. The list
-endpoint has no checksum, so `checksum` stays None in listings; the sync asks `checksums()` (one
-`/metadata/` request each) only where the text is too short to decide.
+id, as does a listing for an entity created since. The list endpoint has no checksum, so
+`checksum` stays None in listings; the sync asks `checksums()` (one `/metadata/` request each)
+only where the text is too short to decide.
 """
 
 from __future__ import annotations

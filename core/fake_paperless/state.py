@@ -244,7 +244,6 @@ class Library:
         with self._lock:
             if self._link_counts is None:
                 self._link_counts = {other: Counter() for other in KINDS}
-                self._counted = {}
                 for doc in self.documents.values():
                     self._count_links(doc, live=True)
             return self._link_counts[kind]
@@ -603,12 +602,12 @@ class Library:
 
 def _links(doc: Document) -> dict[str, list[int]]:
     """The entity ids a document is counted under, by kind."""
-    links = {
-        kind: [value]
-        for kind in KINDS
-        if kind not in ("tags", "custom_fields")
-        and (value := getattr(doc, kind.removesuffix("s"))) is not None
+    single = {
+        "correspondents": doc.correspondent,
+        "document_types": doc.document_type,
+        "storage_paths": doc.storage_path,
     }
+    links = {kind: [value] for kind, value in single.items() if value is not None}
     links["tags"] = list(doc.tags)
     links["custom_fields"] = [cf["field"] for cf in doc.custom_fields]
     return links
