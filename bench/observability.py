@@ -1,34 +1,38 @@
 """What tracing and metrics cost per request: latency with observability off, metrics only,
-metrics plus tracing of every request, and metrics plus tracing of a sampled share of traces
-(`--ratio`, default one in ten), on a hot endpoint and on a store-backed one.
+metrics plus tracing of every request, metrics plus tracing of a sampled share of traces
+(`--ratio`, default one in ten), and tracing with nothing excluded, on the probe endpoint
+(`/api/v1/health`, untraced by default), a store-backed one (a job by id) and the review queue
+(`/api/v1/duplicates`, 200 groups).
 
-    .venv/bin/python -m bench.observability [--requests 200] [--rounds 40] [--ratio 0.1]
+    .venv/bin/python -m bench.observability [--requests 200] [--rounds 30] [--ratio 0.1]
                                             [--mode asgi|http|both]
 
 Two measures:
 
-- `http`: request latency as a client sees it: each configuration served by uvicorn on 127.0.0.1
-  in a process of its own, a keep-alive `http.client` connection from this process, sequential
-  requests. This is the number the <= 5 % target is about. (A client thread inside the server's
-  process would wait for the server's GIL after every response and turn a few microseconds of
-  work done after the response into tens.)
-- `asgi`: the app called in-process through ASGI (no sockets, no HTTP parsing), the strictest
-  view in per cent: the microseconds the middleware, the span and the histogram add against the
-  smallest possible request. One request repeated in a tight loop, so these microseconds are a
-  lower bound: served requests have measured two to three times as much for the same code.
+- `http`: request latency as a client sees it, the number the <= 5 % target is about (for the
+  configurations a user gets by switching tracing on; `tracing all paths` is the opt-in that
+  traces probes and scrapes too). Each configuration is served by uvicorn on 127.0.0.1 in a
+  process of its own; this process keeps a keep-alive `http.client` connection to each and sends
+  one request to every configuration in a shuffled order, `--requests` times per round, so all
+  configurations see the same moment's load. A round's figure is each configuration's median
+  request (this VM's scheduler adds millisecond stalls that would swamp a mean); the overhead is
+  the median over rounds of a configuration's figure minus `off`'s in the same round, and the
+  spread shown is the middle half of those differences. Taking turns also means every request
+  finds its server's caches cold, as on a box that runs Paperless next to dupeless; a client
+  thread inside the server's process would instead wait for the server's GIL after every
+  response.
+- `asgi`: the app called in-process through ASGI (no sockets, no HTTP parsing): the
+  microseconds the middleware, the span and the histogram cost against the smallest possible
+  request, one request repeated in a tight loop with warm caches, rounds of `--requests` per
+  configuration in shuffled cycles.
 
-`tracing` uses the sampler the SDK reads from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG
-(unset: parentbased_always_on, every request traced); `tracing N%` uses what
-`OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=<ratio>` builds. Spans go
-through a BatchSpanProcessor to an exporter that drops them: the process pays for creating,
-ending and queueing spans, not for encoding them (an OTLP exporter does that in the batch
-processor's thread, which adds to this).
-
-A round is `--requests` sequential requests to one configuration. Each cycle runs one round of
-every configuration in a shuffled order, and a configuration's overhead is the median over cycles
-of its round minus the `off` round of the same cycle: load from other processes changes slowly
-compared with a cycle, so pairing within a cycle cancels most of it. The spread shown is the
-middle half of those differences.
+`tracing` uses the default `excluded_urls` and the sampler the SDK reads from
+OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (unset: parentbased_always_on, every request
+traced); `tracing all paths` the same with OTEL_PYTHON_EXCLUDED_URLS empty; `tracing N%` uses
+what `OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=<ratio>` builds.
+Spans go through a BatchSpanProcessor to an exporter that drops them: the process pays for
+creating, ending and queueing spans, not for encoding them (an OTLP exporter does that in the
+batch processor's thread, which adds to this).
 """
 
 from __future__ import annotations
@@ -51,14 +55,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from dupeless.core.config import load_settings
+from dupeless.core.config import TelemetrySettings, load_settings
 from dupeless.core.fake_paperless import serve
 from dupeless.core.jobs import JobRunner
 from dupeless.core.metrics import Metrics
 from dupeless.core.pipeline import Pipeline
 from dupeless.core.store import Store, utcnow
 from dupeless.core.telemetry import Telemetry
-from dupeless.server import health, jobs
+from dupeless.server import duplicates, health, jobs
 from dupeless.server import metrics as metrics_api
 from dupeless.server.api import routes
 from dupeless.server.state import AppState
@@ -68,6 +72,11 @@ from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioB
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from bench.api import fill
+
+ALL_PATHS = "tracing all paths"
+SHUFFLE = random.Random(1).shuffle
+
 
 class DropExporter(SpanExporter):
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
@@ -75,7 +84,12 @@ class DropExporter(SpanExporter):
 
 
 def build_app(state: AppState, telemetry: Telemetry | None) -> Starlette:
-    operations = [*health.health.operations, *jobs.jobs.operations, *metrics_api.metrics.operations]
+    operations = [
+        *health.health.operations,
+        *jobs.jobs.operations,
+        *duplicates.duplicates.operations,
+        *metrics_api.metrics.operations,
+    ]
     app = Starlette(
         routes=routes(operations), middleware=[Middleware(metrics_api.TelemetryMiddleware)]
     )
@@ -84,7 +98,8 @@ def build_app(state: AppState, telemetry: Telemetry | None) -> Starlette:
     return app
 
 
-async def request(app: Starlette, path: str) -> int:
+async def request(app: Starlette, target: str) -> int:
+    path, _, query = target.partition("?")
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -94,7 +109,7 @@ async def request(app: Starlette, path: str) -> int:
         "path": path,
         "raw_path": path.encode(),
         "root_path": "",
-        "query_string": b"",
+        "query_string": query.encode(),
         "headers": [(b"host", b"bench.local"), (b"user-agent", b"bench")],
         "client": ("127.0.0.1", 50000),
         "server": ("bench.local", 80),
@@ -152,20 +167,21 @@ def report(
     verdicts = ", ".join(
         f"{name} {value:+.1f}%{' (over)' if target and value > 5 else ''}"
         for name, value in worst.items()
+        if name != ALL_PATHS
     )
     print(f"  worst overhead{' (target <= 5%)' if target else ''}: {verdicts}")
     return worst
 
 
-def traced(sampler: Sampler | None) -> Telemetry:
+def traced(sampler: Sampler | None, excluded_urls: Sequence[str]) -> Telemetry:
     """Metrics plus tracing; `sampler=None` lets the SDK read OTEL_TRACES_SAMPLER(_ARG)."""
     provider = TracerProvider(sampler=sampler)
     provider.add_span_processor(BatchSpanProcessor(DropExporter()))
-    return Telemetry(tracer_provider=provider, metrics=Metrics())
+    return Telemetry(tracer_provider=provider, metrics=Metrics(), excluded_urls=excluded_urls)
 
 
 def config_names(ratio: float) -> list[str]:
-    return ["off", "metrics", "tracing", f"tracing {ratio:.0%}"]
+    return ["off", "metrics", "tracing", f"tracing {ratio:.0%}", ALL_PATHS]
 
 
 def telemetry_for(name: str, ratio: float) -> Telemetry | None:
@@ -173,15 +189,17 @@ def telemetry_for(name: str, ratio: float) -> Telemetry | None:
         return None
     if name == "metrics":
         return Telemetry(metrics=Metrics())
-    return traced(None if name == "tracing" else ParentBased(TraceIdRatioBased(ratio)))
+    if name == ALL_PATHS:
+        return traced(None, ())
+    excluded = TelemetrySettings().excluded_urls
+    return traced(None if name == "tracing" else ParentBased(TraceIdRatioBased(ratio)), excluded)
 
 
 def schedule(names: Sequence[str], rounds: int) -> Iterator[str]:
     """`rounds` cycles of one round per configuration, each cycle in a shuffled order."""
     order = list(names)
-    shuffle = random.Random(1).shuffle
     for _ in range(rounds):
-        shuffle(order)
+        SHUFFLE(order)
         yield from order
 
 
@@ -271,6 +289,39 @@ def server_process(name: str, database: str, ratio: float) -> Iterator[SplitResu
             child.wait()
 
 
+def get(connection: http.client.HTTPConnection, path: str) -> float:
+    """One GET on a keep-alive connection; its latency in seconds."""
+    started = time.perf_counter()
+    connection.request("GET", path)
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 200, (path, response.status)
+    return time.perf_counter() - started
+
+
+def interleaved_round(servers: dict[str, SplitResult], path: str, n: int) -> dict[str, float]:
+    """n requests to every configuration, one configuration after another in a shuffled order
+    per request, so all of them see the same moment's load; each one's median in µs. Fresh
+    keep-alive connections (uvicorn drops idle ones after 5 s), each opened by one untimed
+    request."""
+    connections = {
+        name: http.client.HTTPConnection(url.hostname, url.port) for name, url in servers.items()
+    }
+    latencies: dict[str, list[float]] = {name: [] for name in servers}
+    order = list(servers)
+    try:
+        for connection in connections.values():
+            get(connection, path)
+        for _ in range(n):
+            SHUFFLE(order)
+            for name in order:
+                latencies[name].append(get(connections[name], path))
+    finally:
+        for connection in connections.values():
+            connection.close()
+    return {name: statistics.median(values) * 1e6 for name, values in latencies.items()}
+
+
 def bench_http(
     settings: Any, paths: dict[str, str], n: int, rounds: int, ratio: float
 ) -> dict[str, float]:
@@ -279,40 +330,24 @@ def bench_http(
             name: stack.enter_context(server_process(name, str(settings.database_path), ratio))
             for name in config_names(ratio)
         }
-
-        def timed_http(name: str, path: str, count: int) -> float:
-            # A fresh keep-alive connection per round (uvicorn drops idle ones after 5 s),
-            # opened by one untimed request.
-            url = servers[name]
-            connection = http.client.HTTPConnection(url.hostname, url.port)
-            try:
-                for timing in (False, True):
-                    started = time.perf_counter()
-                    for _ in range(count if timing else 1):
-                        connection.request("GET", path)
-                        response = connection.getresponse()
-                        response.read()
-                        assert response.status == 200, (path, response.status)
-            finally:
-                connection.close()
-            return (time.perf_counter() - started) / count * 1e6
-
-        for name in servers:
-            for path in paths.values():
-                timed_http(name, path, 200)
         results: dict[str, dict[str, list[float]]] = {}
         for label, path in paths.items():
+            interleaved_round(servers, path, 100)  # warm up
             results[label] = {name: [] for name in servers}
-            for name in schedule(list(servers), rounds):
-                results[label][name].append(timed_http(name, path, n))
-    title = f"HTTP via uvicorn on loopback: {rounds} cycles x {n} requests per configuration"
+            for _ in range(rounds):
+                for name, median in interleaved_round(servers, path, n).items():
+                    results[label][name].append(median)
+    title = (
+        f"HTTP via uvicorn on loopback: {rounds} rounds of {n} requests to each configuration,"
+        " interleaved"
+    )
     return report(title, results, target=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=40, help="cycles of one round per config")
+    parser.add_argument("--rounds", type=int, default=30, help="rounds per endpoint")
     parser.add_argument(
         "--ratio", type=float, default=0.1, help="share of traces the sampled config keeps"
     )
@@ -334,7 +369,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         settings = load_settings(environ={"DATABASE_URL": str(Path(folder) / "bench.db")})
         job_id = asyncio.run(seed(settings))
-        paths = {"health": "/api/v1/health", "store (job by id)": f"/api/v1/jobs/{job_id}"}
+        asyncio.run(fill(settings.database_path, documents=2_000, groups=200))
+        paths = {
+            "health": "/api/v1/health",
+            "store (job by id)": f"/api/v1/jobs/{job_id}",
+            "duplicates (list)": "/api/v1/duplicates?limit=50",
+        }
         if args.mode in ("http", "both"):
             bench_http(settings, paths, args.requests, args.rounds, args.ratio)
         if args.mode in ("asgi", "both"):

@@ -6,6 +6,7 @@ those declarations, so they cannot drift apart.
 """
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -237,6 +238,19 @@ class TelemetrySettings:
     prometheus_enabled: bool = setting(
         True, "Serve /metrics in the Prometheus text format.", env="OTEL_PROMETHEUS_ENABLED"
     )
+    excluded_urls: list[str] = setting(
+        ["/health$", "/ready$", "/metrics$"],
+        "Regular expressions searched in each request path; a match gets no span"
+        " (metrics still count it). Empty: trace every request.",
+        env="OTEL_PYTHON_EXCLUDED_URLS",
+    )
+
+    def problems(self) -> Iterator[str]:
+        for pattern in self.excluded_urls:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                yield f"telemetry.excluded_urls: {pattern!r} is not a regular expression ({exc})"
 
 
 @define
@@ -378,7 +392,7 @@ def _allowed(key: attrs.Attribute) -> str:
         bool: "true or false",
         int: "a whole number",
         float: "a number",
-        list[str]: "a list of names (comma-separated in the environment)",
+        list[str]: "a list of strings (comma-separated in the environment)",
     }
     return kind.get(key.type, "a string")
 

@@ -31,7 +31,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -148,12 +148,18 @@ class Telemetry:
         *,
         tracer_provider: TracerProvider | None = None,
         metrics: Metrics | None = None,
+        excluded_urls: Sequence[str] = (),
     ):
         self.tracer_provider = tracer_provider
         self.tracer: Tracer | None = (
             tracer_provider.get_tracer(TRACER_NAME, __version__) if tracer_provider else None
         )
         self.metrics = metrics
+        self.excluded_urls = (
+            re.compile("|".join(f"(?:{pattern})" for pattern in excluded_urls))
+            if excluded_urls
+            else None
+        )
         self.store: Any = None  # set by `instrument_jobs` / `bind_store` for the gauges
 
     @classmethod
@@ -169,11 +175,21 @@ class Telemetry:
         provider = install_tracing(settings, tracer_provider)
         if metrics is None and settings.telemetry.prometheus_enabled:
             metrics = Metrics()
-        return cls(tracer_provider=provider, metrics=metrics)
+        return cls(
+            tracer_provider=provider,
+            metrics=metrics,
+            excluded_urls=settings.telemetry.excluded_urls,
+        )
 
     @property
     def active(self) -> bool:
         return self.tracer is not None or self.metrics is not None
+
+    def untraced(self, path: str) -> bool:
+        """Whether requests to `path` go without a span (an `excluded_urls` pattern matches).
+        Probes and scrapes are excluded by default: they arrive every few seconds, a span
+        would cost them a tenth of their time, and a trace of one shows nothing."""
+        return self.excluded_urls is not None and self.excluded_urls.search(path) is not None
 
     def shutdown(self) -> None:
         """Flush and stop the span processors of a provider this process built."""

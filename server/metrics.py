@@ -6,7 +6,9 @@ health and ready, so a scraper needs no API key.
 
 `TelemetryMiddleware` is a pure ASGI middleware (streamed responses pass through untouched): per
 HTTP request one SERVER span named `METHOD route-template` with the stable HTTP semantic-convention
-attributes, the incoming W3C `traceparent` honoured, and one sample of
+attributes, the incoming W3C `traceparent` honoured (no span for paths `telemetry.excluded_urls`
+matches: health, ready and metrics by default; see `request_span` for when the span is
+recorded), and one sample of
 `dupeless_http_request_duration_seconds{method,route,status}`. Requests that match no route are
 labelled `unmatched`, so raw paths never become label values.
 
@@ -19,22 +21,21 @@ import time
 from typing import Any
 
 from opentelemetry import context, trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.metrics import CONTENT_TYPE, UNMATCHED, method_label
-from ..core.telemetry import PROPAGATOR, Telemetry
+from ..core.telemetry import Telemetry
 from .api import Call, Reply, Resource
+from .request_span import RequestSpan
 from .schemas import string
 
 DISABLED_MESSAGE = (
     "Metrics are disabled. Set OTEL_PROMETHEUS_ENABLED=true (telemetry.prometheus_enabled) to"
     " serve them.\n"
 )
-_TRACE_HEADERS = (b"traceparent", b"tracestate")
 
 metrics = Resource("Metrics")
 
@@ -105,8 +106,9 @@ class TelemetryMiddleware:
         started = time.perf_counter()
         method = scope["method"]
         span = token = None
-        if telemetry.tracer is not None:
-            span, token = _start_span(telemetry.tracer, scope, method_label(method))
+        if telemetry.tracer is not None and not telemetry.untraced(scope["path"]):
+            span = RequestSpan(telemetry.tracer, scope, method_label(method))
+            token = context.attach(trace.set_span_in_context(span))
         status = 500
 
         async def send_wrapper(message: Message) -> None:
@@ -125,86 +127,11 @@ class TelemetryMiddleware:
             route = _route_template(scope)
             if span is not None:
                 context.detach(token)
-                _end_span(span, method_label(method), route, status, failure)
+                span.finish(route, status, failure)
             if telemetry.metrics is not None:
                 telemetry.metrics.observe_http(
                     method, route or UNMATCHED, status, time.perf_counter() - started
                 )
-
-
-def _start_span(tracer: Tracer, scope: Scope, method: str) -> tuple[Span, object]:
-    """Start the request's SERVER span under the incoming `traceparent` and make it current.
-
-    The request attributes go into `start_span`, so samplers see them (as semconv asks).
-    `start_span` plus `attach` rather than `start_as_current_span`: its two generator context
-    managers cost more per request than the attach itself. The span stays current even when the
-    sampler dropped it, so its children are dropped too and Paperless calls carry its context.
-    """
-    carrier: dict[str, str] | None = None
-    host = user_agent = ""
-    for key, value in scope["headers"]:
-        if key == b"host":
-            host = value.decode("latin-1")
-        elif key == b"user-agent":
-            user_agent = value.decode("latin-1")
-        elif key in _TRACE_HEADERS:
-            if carrier is None:
-                carrier = {}
-            carrier[key.decode("latin-1")] = value.decode("latin-1")
-    parent = PROPAGATOR.extract(carrier) if carrier else None
-    attributes: dict[str, Any] = {
-        "http.request.method": method,
-        "url.path": scope["path"],
-        "url.scheme": scope.get("scheme", "http"),
-        "network.protocol.version": scope.get("http_version", "1.1"),
-    }
-    if host:
-        address, _, port = host.rpartition(":") if not host.endswith("]") else ("", "", "")
-        attributes["server.address"] = address or host
-        if port.isdigit():
-            attributes["server.port"] = int(port)
-    elif server := scope.get("server"):
-        attributes["server.address"] = server[0]
-        if server[1] is not None:
-            attributes["server.port"] = server[1]
-    if client := scope.get("client"):
-        attributes["client.address"] = client[0]
-    if user_agent:
-        attributes["user_agent.original"] = user_agent
-    if method != scope["method"]:
-        attributes["http.request.method_original"] = scope["method"]
-    span = tracer.start_span(
-        method,
-        parent,
-        SpanKind.SERVER,
-        attributes,
-        record_exception=False,
-        set_status_on_exception=False,
-    )
-    return span, context.attach(trace.set_span_in_context(span, parent))
-
-
-def _end_span(
-    span: Span, method: str, route: str | None, status: int, failure: BaseException | None
-) -> None:
-    """Name the span after its route, add the outcome and end it.
-
-    The outcome goes in one `set_attributes` call (each `set_attribute` takes the span's lock and
-    validates on its own); a span the sampler dropped records nothing and goes straight to `end`.
-    """
-    if span.is_recording():
-        attributes: dict[str, Any] = {"http.response.status_code": 500 if failure else status}
-        if route is not None:
-            attributes["http.route"] = route
-            span.update_name(f"{method} {route}")
-        if failure is not None:
-            attributes["error.type"] = type(failure).__qualname__
-            span.set_status(Status(StatusCode.ERROR, type(failure).__qualname__))
-        elif status >= 500:
-            attributes["error.type"] = str(status)
-            span.set_status(Status(StatusCode.ERROR))
-        span.set_attributes(attributes)
-    span.end()
 
 
 def current_trace_id() -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -89,10 +90,15 @@ def telemetry(settings, provider, pipeline) -> Telemetry:
     return install_telemetry(settings, pipeline, tracer_provider=provider)
 
 
+async def item(request: Request) -> JSONResponse:
+    return JSONResponse({"id": request.path_params["id"]})
+
+
 def build_app(telemetry: Telemetry | None, extra: list[Route] = ()) -> Starlette:
+    """Health and metrics (not traced by default) plus a traced `/api/v1/items/{id}`."""
     operations = [*health.health.operations, *metrics_api.metrics.operations]
     app = Starlette(
-        routes=[*api_routes(operations), *extra],
+        routes=[*api_routes(operations), Route("/api/v1/items/{id}", item), *extra],
         middleware=[Middleware(metrics_api.TelemetryMiddleware)],
     )
     app.state.telemetry = telemetry
@@ -119,21 +125,21 @@ async def test_request_duration_moves_with_route_template_labels(telemetry, expo
         before = await scrape(client)
         assert "dupeless_build_info" in names(before)
         for _ in range(2):
-            assert (await client.get("/api/v1/health")).status_code == 200
+            assert (await client.get("/api/v1/items/7")).status_code == 200
         assert (await client.get("/nope/12345")).status_code == 404
         text = await scrape(client, "/api/v1/metrics")
     count = "dupeless_http_request_duration_seconds_count"
-    assert value(text, count, method="GET", route="/api/v1/health", status="200") == 2
+    assert value(text, count, method="GET", route="/api/v1/items/{id}", status="200") == 2
     assert value(text, count, method="GET", route="unmatched", status="404") == 1
     assert value(text, count, method="GET", route="/metrics", status="200") == 1
     assert "12345" not in text  # raw paths never become labels
 
-    span = by_name(exporter.get_finished_spans(), "GET /api/v1/health")
+    span = by_name(exporter.get_finished_spans(), "GET /api/v1/items/{id}")
     assert span.kind == SpanKind.SERVER
     attributes = dict(span.attributes)
     assert attributes["http.request.method"] == "GET"
-    assert attributes["http.route"] == "/api/v1/health"
-    assert attributes["url.path"] == "/api/v1/health"
+    assert attributes["http.route"] == "/api/v1/items/{id}"
+    assert attributes["url.path"] == "/api/v1/items/7"
     assert attributes["url.scheme"] == "http"
     assert attributes["http.response.status_code"] == 200
     assert attributes["server.address"] == "testserver"
@@ -143,11 +149,74 @@ async def test_request_duration_moves_with_route_template_labels(telemetry, expo
     assert unmatched[0].name == "GET" and "http.route" not in unmatched[0].attributes
 
 
+async def test_request_span_covers_the_handler_though_recorded_after_the_response(
+    telemetry, exporter
+):
+    """A request that asks nothing of its span gets it after the response, back-dated to the
+    request's arrival; one whose handler starts a child gets it at that moment, as the parent."""
+    moments: list[int] = []
+
+    async def quiet(_: Request) -> JSONResponse:
+        moments.append(time.time_ns())
+        return JSONResponse({})
+
+    async def busy(_: Request) -> JSONResponse:
+        with telemetry.tracer.start_as_current_span("child"):
+            moments.append(time.time_ns())
+        return JSONResponse({})
+
+    app = build_app(telemetry, [Route("/quiet", quiet), Route("/busy", busy)])
+    async with client_for(app) as client:
+        assert (await client.get("/quiet")).status_code == 200
+        assert (await client.get("/busy")).status_code == 200
+    quiet_span = by_name(exporter.get_finished_spans(), "GET /quiet")
+    assert quiet_span.start_time < moments[0] < quiet_span.end_time
+    busy_span = by_name(exporter.get_finished_spans(), "GET /busy")
+    child = by_name(exporter.get_finished_spans(), "child")
+    assert child.parent.span_id == busy_span.context.span_id
+    assert busy_span.start_time <= child.start_time < moments[1] < child.end_time
+    assert child.end_time <= busy_span.end_time
+    assert busy_span.attributes["http.route"] == "/busy"
+
+
+async def test_probes_and_scrapes_are_counted_but_not_traced_by_default(
+    telemetry, provider, exporter
+):
+    for path in ("/api/v1/health", "/api/v1/ready", "/metrics", "/api/v1/metrics"):
+        assert telemetry.untraced(path), path
+    async with client_for(build_app(telemetry)) as client:
+        assert (await client.get("/api/v1/health")).status_code == 200
+        text = await scrape(client)
+    assert exporter.get_finished_spans() == ()
+    count = "dupeless_http_request_duration_seconds_count"
+    assert value(text, count, method="GET", route="/api/v1/health", status="200") == 1
+
+    everything = load_settings(environ={"OTEL_PYTHON_EXCLUDED_URLS": ""})
+    telemetry = Telemetry.from_settings(everything, tracer_provider=provider)
+    async with client_for(build_app(telemetry)) as client:
+        assert (await client.get("/api/v1/health")).status_code == 200
+        assert (await client.get("/api/v1/items/7")).status_code == 200
+    assert [span.name for span in exporter.get_finished_spans()] == [
+        "GET /api/v1/health", "GET /api/v1/items/{id}"
+    ]  # fmt: skip
+
+    only_items = load_settings(environ={"OTEL_PYTHON_EXCLUDED_URLS": "/items/\\d+$"})
+    telemetry = Telemetry.from_settings(only_items, tracer_provider=provider)
+    assert telemetry.untraced("/api/v1/items/7") and not telemetry.untraced("/api/v1/health")
+
+
+def test_an_excluded_url_pattern_must_compile():
+    from dupeless.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"telemetry\.excluded_urls: '\(' is not a regular"):
+        load_settings(environ={"OTEL_PYTHON_EXCLUDED_URLS": "/health$,("})
+
+
 async def test_incoming_traceparent_is_honoured(telemetry, exporter):
     async with client_for(build_app(telemetry)) as client:
         headers = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
-        assert (await client.get("/api/v1/health", headers=headers)).status_code == 200
-    span = by_name(exporter.get_finished_spans(), "GET /api/v1/health")
+        assert (await client.get("/api/v1/items/7", headers=headers)).status_code == 200
+    span = by_name(exporter.get_finished_spans(), "GET /api/v1/items/{id}")
     assert f"{span.context.trace_id:032x}" == TRACE_ID
     assert span.parent is not None and f"{span.parent.span_id:016x}" == PARENT_ID
     assert span.parent.is_remote
