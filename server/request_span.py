@@ -11,6 +11,7 @@ request attributes, because they go into `start_span`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -36,19 +37,23 @@ class RequestSpan(Span):
         self._start = time.time_ns()
         self._outer = context.get_current()
         self._span: Span | None = None
+        self._lock = threading.Lock()  # a handler's worker threads may ask at the same moment
 
     def started(self) -> Span:
         """The SDK span, started now (back-dated to the request's arrival) if not yet."""
-        if self._span is None:
-            self._span = self._tracer.start_span(
-                self._method,
-                _parent(self._scope, self._outer),
-                SpanKind.SERVER,
-                _request_attributes(self._scope, self._method),
-                start_time=self._start,
-                record_exception=False,
-                set_status_on_exception=False,
-            )
+        if self._span is not None:
+            return self._span
+        with self._lock:
+            if self._span is None:
+                self._span = self._tracer.start_span(
+                    self._method,
+                    _parent(self._scope, self._outer),
+                    SpanKind.SERVER,
+                    _request_attributes(self._scope, self._method),
+                    start_time=self._start,
+                    record_exception=False,
+                    set_status_on_exception=False,
+                )
         return self._span
 
     def finish(self, route: str | None, status: int, failure: BaseException | None) -> None:

@@ -179,6 +179,23 @@ async def test_request_span_covers_the_handler_though_recorded_after_the_respons
     assert busy_span.attributes["http.route"] == "/busy"
 
 
+async def test_worker_threads_asking_at_once_share_one_request_span(telemetry, exporter):
+    barrier = threading.Barrier(4)
+
+    def ask() -> int:
+        barrier.wait()
+        return trace.get_current_span().get_span_context().span_id
+
+    async def handler(_: Request) -> JSONResponse:
+        ids = await asyncio.gather(*(asyncio.to_thread(ask) for _ in range(4)))
+        return JSONResponse({"ids": ids})
+
+    async with client_for(build_app(telemetry, [Route("/threads", handler)])) as client:
+        ids = (await client.get("/threads")).json()["ids"]
+    [span] = exporter.get_finished_spans()
+    assert set(ids) == {span.context.span_id}
+
+
 async def test_probes_and_scrapes_are_counted_but_not_traced_by_default(
     telemetry, provider, exporter
 ):
