@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import context
@@ -24,7 +23,7 @@ from starlette.types import Scope
 
 from ..core.telemetry import PROPAGATOR
 
-_TRACE_HEADERS = (b"traceparent", b"tracestate")
+_SPAN_HEADERS = (b"traceparent", b"tracestate", b"host", b"user-agent")
 
 
 class RequestSpan(Span):
@@ -45,11 +44,12 @@ class RequestSpan(Span):
             return self._span
         with self._lock:
             if self._span is None:
+                headers = _headers(self._scope)
                 self._span = self._tracer.start_span(
                     self._method,
-                    _parent(self._scope, self._outer),
+                    _parent(headers, self._outer),
                     SpanKind.SERVER,
-                    _request_attributes(self._scope, self._method),
+                    _request_attributes(self._scope, self._method, headers),
                     start_time=self._start,
                     record_exception=False,
                     set_status_on_exception=False,
@@ -118,21 +118,24 @@ class RequestSpan(Span):
         self.started().end(end_time)
 
 
-def _parent(scope: Scope, outer: Context) -> Context:
-    """The incoming W3C trace context, else the context the request arrived in."""
-    carrier = {
+def _headers(scope: Scope) -> dict[str, str]:
+    """The request headers a span reads, decoded, in one pass over the ASGI header list."""
+    return {
         key.decode("latin-1"): value.decode("latin-1")
         for key, value in scope["headers"]
-        if key in _TRACE_HEADERS
+        if key in _SPAN_HEADERS
     }
-    return PROPAGATOR.extract(carrier, outer) if carrier else outer
 
 
-def _request_attributes(scope: Scope, method: str) -> dict[str, Any]:
+def _parent(headers: dict[str, str], outer: Context) -> Context:
+    """The incoming W3C trace context, else the context the request arrived in."""
+    return PROPAGATOR.extract(headers, outer) if "traceparent" in headers else outer
+
+
+def _request_attributes(scope: Scope, method: str, headers: dict[str, str]) -> dict[str, Any]:
     """The stable HTTP semantic-convention attributes known when a request arrives."""
-    headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
-    host = next((value.decode("latin-1") for key, value in headers if key == b"host"), "")
-    agent = next((value.decode("latin-1") for key, value in headers if key == b"user-agent"), "")
+    host = headers.get("host", "")
+    agent = headers.get("user-agent", "")
     attributes: dict[str, Any] = {
         "http.request.method": method,
         "url.path": scope["path"],
