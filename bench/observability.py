@@ -20,7 +20,12 @@ Two measures:
   spread shown is the middle half of those differences. Taking turns also means every request
   finds its server's caches cold, as on a box that runs Paperless next to dupeless; a client
   thread inside the server's process would instead wait for the server's GIL after every
-  response.
+  response. The client runs on the first CPU and the servers on the others (`--no-pin` lets
+  the kernel place them): on loopback the kernel wakes the client on the CPU the server is still
+  running on (a "sync" wake-up, which assumes the sender is about to sleep), so the client
+  waited for whatever the server did after sending the response, here the request span that is
+  recorded after the response. A real client is on another machine or CPU; pinned, the
+  figure is the latency it sees.
 - `asgi`: the app called in-process through ASGI (no sockets, no HTTP parsing): the
   microseconds the middleware, the span and the histogram cost against the smallest possible
   request, one request repeated in a tight loop with warm caches, rounds of `--requests` per
@@ -43,6 +48,7 @@ import contextlib
 import http.client
 import json
 import logging
+import os
 import random
 import statistics
 import subprocess
@@ -75,6 +81,9 @@ from starlette.middleware import Middleware
 from bench.api import fill
 
 ALL_PATHS = "tracing all paths"
+ALL_CPUS = sorted(os.sched_getaffinity(0))  # read at import: a pinned client's children see less
+CLIENT_CPUS = set(ALL_CPUS[:1])
+SERVER_CPUS = set(ALL_CPUS[1:])
 SHUFFLE = random.Random(1).shuffle
 
 
@@ -256,9 +265,11 @@ def served_app(settings: Any, telemetry: Telemetry | None) -> Starlette:
     return app
 
 
-def serve_one(name: str, database: str, ratio: float) -> None:
-    """The child side of `server_process`: serve one configuration, print its URL and run until
-    stdin closes."""
+def serve_one(name: str, database: str, ratio: float, cpus: str | None) -> None:
+    """The child side of `server_process`: serve one configuration (on `cpus`, a comma-separated
+    list, when given), print its URL and run until stdin closes."""
+    if cpus:
+        os.sched_setaffinity(0, {int(cpu) for cpu in cpus.split(",")})
     settings = load_settings(environ={"DATABASE_URL": database})
     telemetry = telemetry_for(name, ratio)
     with serve(served_app(settings, telemetry)) as url:
@@ -269,11 +280,13 @@ def serve_one(name: str, database: str, ratio: float) -> None:
 
 
 @contextlib.contextmanager
-def server_process(name: str, database: str, ratio: float) -> Iterator[SplitResult]:
+def server_process(name: str, database: str, ratio: float, pin: bool) -> Iterator[SplitResult]:
     """One configuration served by uvicorn in a process of its own, so the client never
     competes with the server for a GIL (a real client never does)."""
     command = [sys.executable, "-m", "bench.observability", "--serve", name]
     command += ["--database", database, "--ratio", str(ratio)]
+    if pin:
+        command += ["--cpus", ",".join(map(str, sorted(SERVER_CPUS)))]
     child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         url = child.stdout.readline().strip()  # type: ignore[union-attr]
@@ -323,11 +336,14 @@ def interleaved_round(servers: dict[str, SplitResult], path: str, n: int) -> dic
 
 
 def bench_http(
-    settings: Any, paths: dict[str, str], n: int, rounds: int, ratio: float
+    settings: Any, paths: dict[str, str], n: int, rounds: int, ratio: float, pin: bool
 ) -> dict[str, float]:
+    if pin:
+        os.sched_setaffinity(0, CLIENT_CPUS)
+    database = str(settings.database_path)
     with contextlib.ExitStack() as stack:
         servers = {
-            name: stack.enter_context(server_process(name, str(settings.database_path), ratio))
+            name: stack.enter_context(server_process(name, database, ratio, pin))
             for name in config_names(ratio)
         }
         results: dict[str, dict[str, list[float]]] = {}
@@ -337,9 +353,10 @@ def bench_http(
             for _ in range(rounds):
                 for name, median in interleaved_round(servers, path, n).items():
                     results[label][name].append(median)
+    placement = f"client on CPU {min(CLIENT_CPUS)}, servers on the others" if pin else "not pinned"
     title = (
         f"HTTP via uvicorn on loopback: {rounds} rounds of {n} requests to each configuration,"
-        " interleaved"
+        f" interleaved; {placement}"
     )
     return report(title, results, target=True)
 
@@ -352,13 +369,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--ratio", type=float, default=0.1, help="share of traces the sampled config keeps"
     )
     parser.add_argument("--mode", choices=("asgi", "http", "both"), default="both")
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="let the kernel place client and servers (see the module docstring)",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # the server processes' entry
     parser.add_argument("--database", help=argparse.SUPPRESS)
+    parser.add_argument("--cpus", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 0 < args.ratio <= 1:
         parser.error("--ratio must be in (0, 1]")
+    if args.pin and len(ALL_CPUS) < 2:
+        args.pin = False  # one CPU: nothing to pin apart
     if args.serve:
-        serve_one(args.serve, args.database, args.ratio)
+        serve_one(args.serve, args.database, args.ratio, args.cpus)
         return
     logging.getLogger("dupeless").setLevel(logging.WARNING)
     sampler = TracerProvider().sampler.get_description()
@@ -376,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "duplicates (list)": "/api/v1/duplicates?limit=50",
         }
         if args.mode in ("http", "both"):
-            bench_http(settings, paths, args.requests, args.rounds, args.ratio)
+            bench_http(settings, paths, args.requests, args.rounds, args.ratio, args.pin)
         if args.mode in ("asgi", "both"):
             asyncio.run(bench_asgi(settings, paths, args.requests, args.rounds, args.ratio))
 

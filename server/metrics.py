@@ -133,8 +133,3 @@ class TelemetryMiddleware:
                     method, route or UNMATCHED, status, time.perf_counter() - started
                 )
 
-
-def current_trace_id() -> str | None:
-    """The current trace id as 32 hex digits (for logs and error bodies), or None."""
-    context = trace.get_current_span().get_span_context()
-    return f"{context.trace_id:032x}" if context.is_valid else None

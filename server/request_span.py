@@ -2,8 +2,8 @@
 
 Most requests start no child span and call no Paperless, so nothing needs their span while they
 run. `RequestSpan` stands in as the current span; only when something asks for its context (a
-child span, the `traceparent` of a Paperless call, an error body's trace id) does it start the
-real SDK span, back-dated to the request's arrival. Otherwise the span is started and ended in
+child span or the `traceparent` of a Paperless call) does it start the real SDK span,
+back-dated to the request's arrival. Otherwise the span is started and ended in
 `finish`, after the last byte of the response was sent: the client does not wait for the SDK.
 The span is the same either way (name, times, attributes, parent), and samplers still see the
 request attributes, because they go into `start_span`.
