@@ -132,4 +132,3 @@ class TelemetryMiddleware:
                 telemetry.metrics.observe_http(
                     method, route or UNMATCHED, status, time.perf_counter() - started
                 )
-
