@@ -15,12 +15,14 @@ import asyncio
 import hashlib
 import json
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
 import attrs
 import numpy as np
+import orjson
 from attrs import define
 
 from .config import DedupSettings, Settings
@@ -30,12 +32,14 @@ from .hookspecs.candidate import CandidateIndex
 from .hookspecs.signature import SignatureParams
 from .models import AnalysedDocument, DuplicateGroup, PairScore, ScoringPair
 from .pipeline import Pipeline
-from .scoring import decode_pair, encode_components, score_pairs, without_nan
+from .scoring import decode_pair, encode_components, score_pairs, to_json, without_nan
 from .store import Store, utcnow
 
 #: Documents normalised and signed per hook call; pairs scored per hook call.
 BATCH = 1000
 SCORE_BATCH = 5000
+#: Analysed documents kept between score batches (a document of a template series is in many).
+CACHED_DOCUMENTS = 5000
 ALGORITHM_VERSION = "1"
 
 Progress = Callable[[float, str], Awaitable[None]]
@@ -284,11 +288,12 @@ class Analysis:
         # One batch is written while the next is scored: SQLite releases the GIL while it works,
         # so the writes overlap the scoring instead of adding to it.
         saving: asyncio.Task[None] | None = None
+        cache: OrderedDict[int, AnalysedDocument] = OrderedDict()
         try:
             for start in range(0, len(pairs), SCORE_BATCH):
                 self.check_cancelled()
                 chunk = pairs[start : start + SCORE_BATCH].tolist()
-                documents = await self.load_documents({d for pair in chunk for d in pair})
+                documents = await self._cached({d for pair in chunk for d in pair}, cache)
                 batch = [ScoringPair(documents[a], documents[b]) for a, b in chunk]
                 components = [
                     await self.pipeline.call(
@@ -318,6 +323,19 @@ class Analysis:
     ) -> None:
         await self._save_features(documents)
         await self._save_scores(scores)
+
+    async def _cached(
+        self, ids: set[int], cache: OrderedDict[int, AnalysedDocument]
+    ) -> dict[int, AnalysedDocument]:
+        """`load_documents`, reading only those not in `cache` (least recently used first out,
+        at most CACHED_DOCUMENTS): a document of a template series has candidates in many
+        batches, and was read about four times without it."""
+        cache.update(await self.load_documents(ids.difference(cache)))
+        for document_id in ids:
+            cache.move_to_end(document_id)
+        while len(cache) > max(CACHED_DOCUMENTS, len(ids)):
+            cache.popitem(last=False)
+        return {document_id: cache[document_id] for document_id in ids}
 
     async def load_documents(self, ids: Iterable[int]) -> dict[int, AnalysedDocument]:
         """The analysed view of documents, with their stored signatures."""
@@ -361,7 +379,7 @@ class Analysis:
                     added=_instant(row["added_at"]),
                     checksum=row["original_checksum"],
                     content_hash=row["content_hash"] or None,
-                    features=json.loads(row["features"]) if row["features"] else None,
+                    features=orjson.loads(row["features"]) if row["features"] else None,
                 )
                 self._stored_features[row["id"]] = row["features"] is not None
         return documents
@@ -369,7 +387,7 @@ class Analysis:
     async def _save_features(self, documents: Iterable[AnalysedDocument]) -> None:
         """Store the features the scorers extracted for the first time (see migration 0007)."""
         rows = [
-            (json.dumps(document.features), document.id)
+            (to_json(document.features), document.id)
             for document in documents
             if document.features is not None and not self._stored_features.get(document.id)
         ]
@@ -387,8 +405,8 @@ class Analysis:
                 score.a,
                 score.b,
                 score.confidence,
-                json.dumps(encode_components(score)),
-                json.dumps(score.explanations, default=str),
+                to_json(encode_components(score)),
+                to_json(score.explanations),
                 now,
             )
             for score in scores

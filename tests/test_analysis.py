@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from dupeless.core import analysis
 from dupeless.core.analysis import Analysis
 from dupeless.core.check import check
 from dupeless.core.cli import main
 from dupeless.core.dedup_config import update_dedup
 from dupeless.core.pipeline import Pipeline
+from dupeless.core.store import Store
 from dupeless.core.sync import sync
 from dupeless.plugins.jsonl_source import JsonlSource
 
@@ -148,6 +150,37 @@ async def test_a_weight_change_that_could_lift_an_estimated_pair_reanalyses_it(
     assert await store.fetchval(pending) == 2
     await Analysis(store, Pipeline(settings), update.dedup).run()
     assert await store.fetchval(estimated) is None  # measured now
+
+
+async def test_small_score_batches_and_a_small_document_cache_give_the_same_scores(
+    store, settings, library, tmp_path, monkeypatch
+):
+    """Scoring batch by batch, with documents evicted from the cache between batches and read
+    again, stores exactly what one batch holding everything stores."""
+    source = library(
+        *(record(i, text) for i, text in enumerate([LETTER, scan(LETTER), OTHER], 1)),
+        *(record(i, scan(text)) for i, text in enumerate([OTHER, LETTER, scan(LETTER)], 4)),
+    )
+
+    async def stored(target):
+        await sync(target, source, "j")
+        await analyse(target, settings)
+        pairs = await target.fetchall(
+            "SELECT document_a, document_b, confidence, components, explanation"
+            " FROM pair_scores ORDER BY document_a, document_b"
+        )
+        groups = sorted(group["members"] for group in (await groups_of(target)).values())
+        return [tuple(row) for row in pairs], groups
+
+    expected = await stored(store)
+    assert len(expected[0]) > 4 and expected[1] == [[1, 2, 5, 6], [3, 4]]
+    monkeypatch.setattr(analysis, "SCORE_BATCH", 2)
+    monkeypatch.setattr(analysis, "CACHED_DOCUMENTS", 1)
+    small = await Store.open(tmp_path / "small.db")
+    try:
+        assert await stored(small) == expected
+    finally:
+        await small.close()
 
 
 async def test_identical_text_groups_at_full_confidence_even_when_short(store, settings, library):

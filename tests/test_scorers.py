@@ -8,7 +8,7 @@ from dupeless.core.config import DedupSettings
 from dupeless.core.corpus import generate_corpus
 from dupeless.core.hookspecs.score import ScoreComponent
 from dupeless.core.models import AnalysedDocument, ScoringPair
-from dupeless.core.scoring import Weights, combine, rescore, score_pairs
+from dupeless.core.scoring import Weights, combine, rescore, score_pairs, to_json
 from dupeless.plugins import fuzzy, jaccard, metadata_scorer
 from dupeless.plugins.minhash import char_agreement, signatures
 from dupeless.plugins.ocr_normaliser import content_hash, normalise
@@ -185,3 +185,10 @@ def test_penalties_are_computed_once_per_batch_and_equal_a_fresh_computation():
     assert template_penalty.penalties(batch) is first  # the second asker reuses the result
     assert template_penalty.penalties(batch) is not first  # ... once
     assert template_penalty.penalties(list(batch)) == first
+
+
+def test_stored_json_keeps_what_json_dumps_kept():
+    """orjson writes the pair rows; NaN, numpy numbers, dates and non-string keys still come
+    out as plain JSON, the way `json.dumps(default=str)` wrote them."""
+    value = {"nan": math.nan, "np": np.float64(0.25), "day": date(2024, 3, 1), 7: ("a", 1)}
+    assert to_json(value) == '{"nan":null,"np":0.25,"day":"2024-03-01","7":["a",1]}'
