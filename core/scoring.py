@@ -151,6 +151,14 @@ def _pair_score(
     )
 
 
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _plain(value: Any) -> Any:
+    """What orjson cannot write itself: float subclasses as floats, anything else as str."""
+    return float(value) if isinstance(value, float) else str(value)
+
+
 def to_json(value: Any) -> str:
     """JSON text of what the analysis stores per pair and per document (components,
     explanations, features), written by orjson: with tens of thousands of pairs per batch,
@@ -158,13 +166,6 @@ def to_json(value: Any) -> str:
     threads need. NaN becomes null; keys that are not strings, and values orjson has no form
     for, become strings (as `json.dumps(default=str)` did)."""
     return orjson.dumps(value, default=_plain, option=_OPTIONS).decode()
-
-
-_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-def _plain(value: Any) -> Any:
-    return float(value) if isinstance(value, float) else str(value)
 
 
 def encode_components(score: PairScore) -> dict[str, Any]:
