@@ -285,8 +285,9 @@ class Analysis:
                 )
         weights = weights_for(self.settings, self.dedup)
         scorers = self.pipeline.scorers()
-        # One batch is written while the next is scored: SQLite releases the GIL while it works,
-        # so the writes overlap the scoring instead of adding to it.
+        # One batch is written while the next is scored: SQLite releases the GIL while it steps
+        # through the rows, so part of the writing overlaps the scoring (executemany takes the
+        # GIL back for each row, so not all of it; see docs/how-it-works.md, round 5).
         saving: asyncio.Task[None] | None = None
         cache: OrderedDict[int, AnalysedDocument] = OrderedDict()
         try:

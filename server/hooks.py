@@ -156,6 +156,11 @@ def _is_id(text: str) -> bool:
     return text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID
 
 
+def _wait(call: Call) -> float:
+    """The `wait` asked for, capped at MAX_WAIT (a longer one is shortened, not refused)."""
+    return min(call.query["wait"], MAX_WAIT)
+
+
 def _source(body: dict[str, Any]) -> str:
     if body.get("source") == "post_consume" or "DOCUMENT_ID" in body or "task_id" in body:
         return "post_consume"
@@ -255,7 +260,7 @@ async def receive_event(call: Call) -> Response:
     document_id = document_id_of(call.body)
     event_id = await record_event(queue.store, document_id, _source(call.body), call.body)
     queue.submit(event_id)
-    wait = min(call.query["wait"], MAX_WAIT)
+    wait = _wait(call)
     if wait > 0:
         event = await queue.wait(event_id, wait)
         if event is not None and (event["status"] in ("done", "failed") or event["verdict"]):
@@ -294,7 +299,7 @@ async def hook_event(call: Call) -> Response:
     raw = call.path["eventId"]
     event = None
     if _is_id(raw):  # anything else names no event: 404, as for a number never issued
-        event = await _queue(call.request).wait(int(raw), min(call.query["wait"], MAX_WAIT))
+        event = await _queue(call.request).wait(int(raw), _wait(call))
     if event is None:
         return error("NOT_FOUND", f"No hook event {raw}")
     return ok(event)
