@@ -39,7 +39,7 @@ from .store import Store, utcnow
 BATCH = 1000
 SCORE_BATCH = 5000
 #: Analysed documents kept between score batches (a document of a template series is in many).
-CACHED_DOCUMENTS = 5000
+CACHED_DOCUMENTS = 2000
 ALGORITHM_VERSION = "1"
 
 Progress = Callable[[float, str], Awaitable[None]]
