@@ -521,6 +521,9 @@ def example_toml() -> str:
         "# Each plugin reads its own table, keyed by plugin name, e.g.:",
         "# [plugins.my_scorer]",
         "# weight = 10",
+        "# The built-in candidate index drops candidates whose signatures agree less (0 to 1):",
+        "# [plugins.lsh]",
+        "# min_jaccard = 0.15",
         "",
     ]
     return "\n".join(lines)

@@ -235,11 +235,12 @@ def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def pair_estimates(left: np.ndarray, right: np.ndarray, signatures: np.ndarray) -> np.ndarray:
     """Estimated Jaccard of many pairs at once: rows `left[i]` and `right[i]` of `signatures`.
 
-    Works in chunks, so 10 million pairs never build two 10M x 256 matrices.
+    Works in chunks of about a million values (8 MB a side), so 10 million pairs never build
+    two 10M x 256 matrices.
     """
     out = np.empty(len(left), dtype=np.float64)
     width = signatures.shape[1] if signatures.ndim == 2 else 1
-    step = max(1, (1 << 24) // max(width, 1))
+    step = max(1, (1 << 20) // max(width, 1))
     for start in range(0, len(left), step):
         a = signatures[left[start : start + step]]
         b = signatures[right[start : start + step]]

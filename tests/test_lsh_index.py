@@ -73,3 +73,14 @@ def test_band_hashes_of_int64_signatures_equal_those_of_the_same_bits_unsigned()
 
     signed = np.array([[-1, 2, 3, -4]], dtype=np.int64)
     assert band_hashes(signed, 2).tolist() == band_hashes(signed.view(np.uint64), 2).tolist()
+
+
+async def test_a_query_drops_documents_that_share_a_band_by_chance(store):
+    await add_documents(store, [1, 2, 3])
+    signatures = np.array([np.arange(8), [0, *range(10, 17)], [0, 1, 2, 3, 4, 5, 0, 0]])
+    index = LshIndex(store, 8)  # one row per band: document 2 shares 1 value in 8
+    await index.add([1, 2, 3], signatures)
+    assert await index.query(signatures[0]) == {1, 3}
+    # A document indexed before sketches were kept is never dropped.
+    await store.execute("UPDATE candidate_index SET sketch = NULL WHERE document_id = 2")
+    assert await index.query(signatures[0]) == {1, 2, 3}
