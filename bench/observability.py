@@ -35,9 +35,10 @@ Two measures:
 OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (unset: parentbased_always_on, every request
 traced); `tracing all paths` the same with OTEL_PYTHON_EXCLUDED_URLS empty; `tracing N%` uses
 what `OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=<ratio>` builds.
-Spans go through a BatchSpanProcessor to an exporter that drops them: the process pays for
-creating, ending and queueing spans, not for encoding them (an OTLP exporter does that in the
-batch processor's thread, which adds to this).
+Spans go through the BatchSpanProcessor dupeless builds (`core.telemetry.batch_processor`,
+batches of `export_batch_size`, 64 unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE says otherwise) to an
+exporter that drops them: the process pays for creating, ending and queueing spans, not for
+encoding them (an OTLP exporter does that in the batch processor's thread, which adds to this).
 """
 
 from __future__ import annotations
@@ -67,13 +68,13 @@ from dupeless.core.jobs import JobRunner
 from dupeless.core.metrics import Metrics
 from dupeless.core.pipeline import Pipeline
 from dupeless.core.store import Store, utcnow
-from dupeless.core.telemetry import Telemetry
+from dupeless.core.telemetry import Telemetry, batch_processor
 from dupeless.server import duplicates, health, jobs
 from dupeless.server import metrics as metrics_api
 from dupeless.server.api import routes
 from dupeless.server.state import AppState
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -185,7 +186,7 @@ def report(
 def traced(sampler: Sampler | None, excluded_urls: Sequence[str]) -> Telemetry:
     """Metrics plus tracing; `sampler=None` lets the SDK read OTEL_TRACES_SAMPLER(_ARG)."""
     provider = TracerProvider(sampler=sampler)
-    provider.add_span_processor(BatchSpanProcessor(DropExporter()))
+    provider.add_span_processor(batch_processor(DropExporter(), load_settings().telemetry))
     return Telemetry(tracer_provider=provider, metrics=Metrics(), excluded_urls=excluded_urls)
 
 

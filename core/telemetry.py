@@ -46,7 +46,9 @@ from .errors import JobCancelled
 from .metrics import Metrics
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    from .config import Settings, TelemetrySettings
     from .jobs import JobContext, JobRunner
     from .paperless import PaperlessClient
     from .pipeline import Pipeline
@@ -104,7 +106,6 @@ def build_tracer_provider(settings: Settings) -> TracerProvider:
     """An SDK TracerProvider with `service.name` and a batching exporter from the settings."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     resource = Resource.create(
         {"service.name": settings.telemetry.service_name, "service.version": __version__}
@@ -112,8 +113,22 @@ def build_tracer_provider(settings: Settings) -> TracerProvider:
     provider = SdkTracerProvider(resource=resource)
     exporter = span_exporter(settings)
     if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        provider.add_span_processor(batch_processor(exporter, settings.telemetry))
     return provider
+
+
+def batch_processor(exporter: Any, telemetry: TelemetrySettings) -> SpanProcessor:
+    """The SDK's BatchSpanProcessor, handing spans to `exporter` `export_batch_size` at a time.
+
+    The SDK's 512 keeps up to 512 finished spans alive until the worker thread takes them; a
+    request then allocates among them instead of reusing the memory of recent ones, and the
+    review queue answered 6 % slower with tracing on. Batches of 64 brought that under 5 %
+    (docs/observability.md, Cost); an exporter still gets at most one call per 64 spans, and the
+    SDK's other OTEL_BSP_* variables apply as usual.
+    """
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    return BatchSpanProcessor(exporter, max_export_batch_size=telemetry.export_batch_size)
 
 
 def install_tracing(

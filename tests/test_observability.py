@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from dupeless.core.config import load_settings
+from dupeless.core.errors import ConfigError
 from dupeless.core.hookspecs import hookimpl
 from dupeless.core.jobs import JobRunner
 from dupeless.core.metrics import CONTENT_TYPE, Metrics
@@ -20,6 +21,7 @@ from dupeless.core.paperless_metrics import (
 from dupeless.core.pipeline import Pipeline
 from dupeless.core.telemetry import (
     Telemetry,
+    batch_processor,
     build_tracer_provider,
     endpoint_template,
     install_telemetry,
@@ -623,3 +625,31 @@ def test_paperless_metrics_settings():
     assert config.enabled and config.collectors == ["tag", "document"]
     with pytest.raises(ConfigError, match=r"paperless_metrics\.collectors: unknown tags"):
         load_settings(environ={"PAPERLESS_METRICS_COLLECTORS": "tags"})
+
+
+def test_spans_reach_the_exporter_in_batches_of_the_configured_size(monkeypatch):
+    """`export_batch_size` (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) is the most the batch processor
+    hands over at a time, 64 by default instead of the SDK's 512."""
+    assert load_settings(environ={}).telemetry.export_batch_size == 64
+    settings = load_settings(environ={"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "3"})
+    batches: list[int] = []
+
+    class Counting(InMemorySpanExporter):
+        def export(self, spans):
+            batches.append(len(spans))
+            return super().export(spans)
+
+    exporter = Counting()
+    provider = TracerProvider()
+    provider.add_span_processor(batch_processor(exporter, settings.telemetry))
+    for number in range(7):
+        provider.get_tracer("test").start_span(f"span {number}").end()
+    provider.force_flush()
+    assert sum(batches) == 7 and max(batches) <= 3
+    assert len(exporter.get_finished_spans()) == 7
+    provider.shutdown()
+
+
+def test_an_export_batch_size_out_of_range_names_the_key():
+    with pytest.raises(ConfigError, match=r"telemetry\.export_batch_size"):
+        load_settings(environ={"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "0"})
