@@ -212,13 +212,14 @@ class LshIndex:
         signature = np.asarray(signature)
         row = band_hashes(signature.reshape(1, -1), self.num_bands)[0].tolist()
         values = ",".join("(?)" for _ in row)
-        # Join from the few wanted buckets so that each is one primary-key lookup; the join with
-        # candidate_index hides buckets of documents deleted since they were indexed.
+        # Start from the few wanted buckets so that each is one primary-key lookup, and read each
+        # found document's sketch once; candidate_index also hides the buckets of documents
+        # deleted since they were indexed.
         rows = await self.store.fetchall(
             f"WITH wanted (bucket) AS (VALUES {values})"
-            " SELECT DISTINCT c.document_id, i.sketch FROM wanted CROSS JOIN candidate_bands c"
-            " ON c.bucket = wanted.bucket"
-            " JOIN candidate_index i ON i.document_id = c.document_id",
+            " SELECT i.document_id, i.sketch FROM candidate_index i WHERE i.document_id IN"
+            " (SELECT c.document_id FROM wanted CROSS JOIN candidate_bands c"
+            " ON c.bucket = wanted.bucket)",
             row,
         )
         own = sketch(signature)
