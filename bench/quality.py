@@ -96,11 +96,14 @@ def analyse(corpus: Corpus, settings: Settings, shingling: minhash.Shingling, ti
 
 
 def candidates(documents: list, settings: Settings, timer: Timer) -> set[tuple[int, int]]:
-    """LSH candidate pairs of the signed documents plus the exact tier."""
+    """Verified LSH candidate pairs of the signed documents (as `LshIndex.pairs` finds them, with
+    the default `min_jaccard`) plus the exact tier."""
     signed = [document for document in documents if document.signature is not None]
     with timer.stage("candidates"):
-        hashes = lsh.band_hashes(np.stack([d.signature for d in signed]), settings.num_bands)
-        found = lsh.candidate_pairs(hashes, [document.id for document in signed])
+        signatures = np.stack([d.signature for d in signed])
+        ids = np.asarray([document.id for document in signed], dtype=np.int64)
+        found = lsh.candidate_pairs(lsh.band_hashes(signatures, settings.num_bands), ids)
+        found = lsh.verified(found, ids, signatures, lsh.MIN_JACCARD)
         pairs = {(int(a), int(b)) for a, b in found}
         pairs |= exact_pairs(documents)
     return pairs
