@@ -223,13 +223,17 @@ class LshIndex:
             row,
         )
         own = sketch(signature)
-        return {
-            document
-            for document, stored in rows
-            if stored is None
-            or np.count_nonzero(np.frombuffer(stored, dtype="<u2") == own) / len(own)
-            >= self.min_jaccard
-        }
+        return {document for document, stored in rows if self._passes(stored, own)}
+
+    def _passes(self, stored: bytes | None, own: np.ndarray) -> bool:
+        """Whether a found document's stored sketch agrees enough with `own`. One indexed
+        without a sketch, or with another signature length (`num_permutations` changed and the
+        library is not yet analysed again), cannot be judged and passes."""
+        if stored is None or len(stored) != 2 * len(own):
+            return True
+        return np.count_nonzero(np.frombuffer(stored, dtype="<u2") == own) / len(own) >= (
+            self.min_jaccard
+        )
 
     async def pairs(self, document_ids: list[int], signatures: np.ndarray) -> np.ndarray:
         """Every verified candidate pair among these documents (a full run), found in memory."""

@@ -84,3 +84,11 @@ async def test_a_query_drops_documents_that_share_a_band_by_chance(store):
     # A document indexed before sketches were kept is never dropped.
     await store.execute("UPDATE candidate_index SET sketch = NULL WHERE document_id = 2")
     assert await index.query(signatures[0]) == {1, 2, 3}
+
+
+async def test_a_sketch_of_another_signature_length_cannot_drop_a_candidate(store):
+    """After `num_permutations` changed, documents indexed with the old length still answer."""
+    await add_documents(store, [1, 2])
+    await LshIndex(store, 4).add([1, 2], np.array([np.arange(8), [0, 1, *range(10, 16)]]))
+    wider = np.array([0, 1, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 80, 81, 82, 83])
+    assert await LshIndex(store, 8).query(wider) == {1, 2}  # band (0, 1) is shared
