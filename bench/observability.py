@@ -36,7 +36,7 @@ OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (unset: parentbased_always_on, eve
 traced); `tracing all paths` the same with OTEL_PYTHON_EXCLUDED_URLS empty; `tracing N%` uses
 what `OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=<ratio>` builds.
 Spans go through the BatchSpanProcessor dupeless builds (`core.telemetry.batch_processor`,
-batches of `export_batch_size`, 64 unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE says otherwise) to an
+batches of `export_batch_size`, 32 unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE says otherwise) to an
 exporter that drops them: the process pays for creating, ending and queueing spans, not for
 encoding them (an OTLP exporter does that in the batch processor's thread, which adds to this).
 """

@@ -236,7 +236,7 @@ class TelemetrySettings:
     )
     otlp_endpoint: str = setting("", "OTLP collector endpoint.", env="OTEL_EXPORTER_OTLP_ENDPOINT")
     export_batch_size: int = setting(
-        64,
+        32,
         "Finished spans handed to the exporter at a time (the SDK's default is 512); smaller"
         " batches free spans sooner and cost requests less (docs/observability.md).",
         env="OTEL_BSP_MAX_EXPORT_BATCH_SIZE",

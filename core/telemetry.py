@@ -122,8 +122,8 @@ def batch_processor(exporter: Any, telemetry: TelemetrySettings) -> SpanProcesso
 
     The SDK's 512 keeps up to 512 finished spans alive until the worker thread takes them; a
     request then allocates among them instead of reusing the memory of recent ones, and the
-    review queue answered 6 % slower with tracing on. Batches of 64 brought that under 5 %
-    (docs/observability.md, Cost); an exporter still gets at most one call per 64 spans, and the
+    review queue answered 6 % slower with tracing on. Batches of 32 bring that to about 3 %
+    (docs/observability.md, Cost); an exporter gets one call per 32 spans at most, and the
     SDK's other OTEL_BSP_* variables apply as usual.
     """
     from opentelemetry.sdk.trace.export import BatchSpanProcessor

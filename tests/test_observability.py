@@ -629,8 +629,8 @@ def test_paperless_metrics_settings():
 
 def test_spans_reach_the_exporter_in_batches_of_the_configured_size(monkeypatch):
     """`export_batch_size` (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) is the most the batch processor
-    hands over at a time, 64 by default instead of the SDK's 512."""
-    assert load_settings(environ={}).telemetry.export_batch_size == 64
+    hands over at a time, 32 by default instead of the SDK's 512."""
+    assert load_settings(environ={}).telemetry.export_batch_size == 32
     settings = load_settings(environ={"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "3"})
     batches: list[int] = []
 
