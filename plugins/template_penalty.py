@@ -230,7 +230,7 @@ def _dates_read_as_numbers(
 ) -> dict[str, list[str]]:
     """`own` with each identifier that spells a date only `other` has read as that date.
 
-    OCR that breaks a date's separators (`2023-01-24` -> `2023 0124`) leaves its digits to the
+    OCR that drops a date's separators (`2023-01-24` -> `20230124`) leaves its digits to the
     identifier pattern, so a re-scan seemed to lose a date and gain a number. An identifier
     within one edit of the date's digits (year first, or day first with a 4- or 2-digit year)
     is taken for the date.
