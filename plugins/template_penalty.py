@@ -241,7 +241,12 @@ def _dates_read_as_numbers(
         return own
     dates, kept = list(own.get("dates", ())), []
     for number in identifiers:
-        spelled = next((d for d in missing if _spells(number, d)), None)
+        # A date's digits are 6 or 8 long: other lengths are not even compared.
+        spelled = (
+            None
+            if not 5 <= len(number) <= 9
+            else next((d for d in missing if _spells(number, d)), None)
+        )
         if spelled is None:
             kept.append(number)
         else:
@@ -253,9 +258,14 @@ def _dates_read_as_numbers(
 
 
 def _spells(number: str, iso: str) -> bool:
+    """Whether `number` is within one edit of the ISO date's digits in a common order."""
     year, month, day = iso.split("-")
     forms = (year + month + day, day + month + year, day + month + year[2:])
-    return any(_edits(number, form) <= 1 for form in forms if abs(len(form) - len(number)) <= 1)
+    return any(
+        _distance(number, form, score_cutoff=1) <= 1
+        for form in forms
+        if abs(len(form) - len(number)) <= 1
+    )
 
 
 def _closest_pairs(left: list[str], right: list[str]) -> list[tuple[str, str, int]]:
