@@ -18,6 +18,10 @@ The penalty of a pair compares the two feature sets category by category:
 * leftover values on one side only are *extras* (a stamp's date, a missing page's totals): weak
   evidence, a tenth of a conflict.
 
+Before that, an identifier within one edit of the digits of a date that only the other side has
+counts as that date: OCR that drops a date's separators (`2024-01-24` -> `20240124`) hands its
+digits to the identifier pattern, and the re-scan would seem to lose a date and gain a number.
+
     penalty = min(1, 2 * (conflicts + 0.5 * near + 0.1 * extras) / features)
 
 where `features` counts the values of the larger side of each category. Relative to the number
@@ -171,6 +175,7 @@ def compare(
     a one-digit misread in a bad re-scan costs little while the same difference between two
     clean texts, or a wholly different invoice number in any pair, costs in full.
     """
+    a, b = _dates_read_as_numbers(a, b), _dates_read_as_numbers(b, a)
     conflicts = extras = 0.0
     features = 0
     rate = NOISE_SCALE * min(max(noise, 0.0), 0.5)
@@ -218,6 +223,49 @@ def compare(
         return 0.0, explanation
     cost = conflicts + EXTRA_COST * extras
     return min(1.0, CONFLICT_SCALE * cost / (features + PRIOR_FEATURES)), explanation
+
+
+def _dates_read_as_numbers(
+    own: dict[str, list[str]], other: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """`own` with each identifier that spells a date only `other` has read as that date.
+
+    OCR that drops a date's separators (`2023-01-24` -> `20230124`) leaves its digits to the
+    identifier pattern, so a re-scan seemed to lose a date and gain a number. An identifier
+    within one edit of the date's digits (year first, or day first with a 4- or 2-digit year)
+    is taken for the date.
+    """
+    identifiers = own.get("identifiers")
+    missing = [d for d in other.get("dates", ()) if d not in own.get("dates", ())]
+    if not identifiers or not missing:
+        return own
+    dates, kept = list(own.get("dates", ())), []
+    for number in identifiers:
+        # A date's digits are 6 or 8 long: other lengths are not even compared.
+        spelled = (
+            None
+            if not 5 <= len(number) <= 9
+            else next((d for d in missing if _spells(number, d)), None)
+        )
+        if spelled is None:
+            kept.append(number)
+        else:
+            dates.append(spelled)
+            missing.remove(spelled)
+    if len(kept) == len(identifiers):
+        return own
+    return {**own, "dates": dates, "identifiers": kept}
+
+
+def _spells(number: str, iso: str) -> bool:
+    """Whether `number` is within one edit of the ISO date's digits in a common order."""
+    year, month, day = iso.split("-")
+    forms = (year + month + day, day + month + year, day + month + year[2:])
+    return any(
+        _distance(number, form, score_cutoff=1) <= 1
+        for form in forms
+        if abs(len(form) - len(number)) <= 1
+    )
 
 
 def _closest_pairs(left: list[str], right: list[str]) -> list[tuple[str, str, int]]:

@@ -92,6 +92,21 @@ def test_misread_number_is_near_at_any_noise_but_a_new_number_conflicts():
     assert compare(a, sibling, noise=0.05)[0] > 0.4  # new number and date, even in a re-scan
 
 
+def test_a_date_whose_separators_ocr_lost_still_matches_the_date():
+    lost = extract_features(invoice("2024-031877", "20240124", "120,00 €"))
+    assert lost["dates"] == [] and "20240124" in lost["identifiers"]  # how OCR presents it
+    a = {"dates": ["2024-01-24"], "identifiers": ["479946"], "amounts": ["12000"]}
+    rescan = {"dates": [], "identifiers": ["20240124"], "amounts": ["12000"]}
+    penalty, why = compare(a, rescan, noise=0.05)
+    assert penalty < 0.05 and why["matched"]["dates"] == ["2024-01-24"]
+    assert compare(rescan, a, noise=0.05)[0] == penalty
+    day_first = {"dates": [], "identifiers": ["24012024"], "amounts": ["12000"]}
+    assert compare(a, day_first, noise=0.05)[0] == penalty
+    # A number that is not the other side's date (nor one edit from it) conflicts as before.
+    sibling = {"dates": [], "identifiers": ["20240317"], "amounts": ["12000"]}
+    assert compare(a, sibling, noise=0.05)[0] > 0.5
+
+
 def test_fuzzy_and_jaccard_on_identical_and_unrelated_texts():
     a = document(1, BOILERPLATE)
     b = document(2, BOILERPLATE)
