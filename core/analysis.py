@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
@@ -32,7 +31,7 @@ from .hookspecs.candidate import CandidateIndex
 from .hookspecs.signature import SignatureParams
 from .models import AnalysedDocument, DuplicateGroup, PairScore, ScoringPair
 from .pipeline import Pipeline
-from .scoring import decode_pair, encode_components, score_pairs, to_json, without_nan
+from .scoring import decode_pair, encode_components, score_pairs, to_json
 from .store import Store, utcnow
 
 #: Documents normalised and signed per hook call; pairs scored per hook call.
@@ -557,7 +556,7 @@ class Analysis:
                         " algorithm_version = ?, updated_at = ? WHERE id = ?",
                         (
                             group.confidence,
-                            json.dumps(without_nan(group.components)),
+                            to_json(group.components),
                             len(members),
                             group.primary,
                             int(bool(by_user)),
@@ -598,7 +597,7 @@ async def _insert_group(conn: Any, group: DuplicateGroup, now: str) -> str:
         (
             group_id,
             group.confidence,
-            json.dumps(without_nan(group.components)),
+            to_json(group.components),
             len(group.members),
             group.primary,
             ALGORITHM_VERSION,
@@ -616,7 +615,7 @@ async def _insert_group(conn: Any, group: DuplicateGroup, now: str) -> str:
 async def _update_scores(conn: Any, group_id: str, group: DuplicateGroup, now: str) -> None:
     await conn.execute(
         "UPDATE duplicate_groups SET confidence = ?, components = ?, updated_at = ? WHERE id = ?",
-        (group.confidence, json.dumps(without_nan(group.components)), now, group_id),
+        (group.confidence, to_json(group.components), now, group_id),
     )
 
 

@@ -160,7 +160,7 @@ def _plain(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    """JSON text of what the analysis stores per pair and per document (components,
+    """JSON text of what the analysis stores per pair, group and document (components,
     explanations, features), written by orjson: with tens of thousands of pairs per batch,
     `json.dumps` was about a tenth of a full analysis, all of it holding the GIL the scorers'
     threads need. NaN becomes null; keys that are not strings, and values orjson has no form

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from dupeless.core.errors import ConfigError
 from dupeless.core.hookspecs import hookimpl
-from dupeless.plugins.minhash import pair_estimates
+from dupeless.plugins.minhash import estimated_jaccard, pair_estimates
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 #: Bands whose pairs are gathered before duplicates are dropped (see `candidate_pairs`).
@@ -231,9 +231,7 @@ class LshIndex:
         library is not yet analysed again), cannot be judged and passes."""
         if stored is None or len(stored) != 2 * len(own):
             return True
-        return np.count_nonzero(np.frombuffer(stored, dtype="<u2") == own) / len(own) >= (
-            self.min_jaccard
-        )
+        return estimated_jaccard(np.frombuffer(stored, dtype="<u2"), own) >= self.min_jaccard
 
     async def pairs(self, document_ids: list[int], signatures: np.ndarray) -> np.ndarray:
         """Every verified candidate pair among these documents (a full run), found in memory."""

@@ -241,12 +241,7 @@ def _dates_read_as_numbers(
         return own
     dates, kept = list(own.get("dates", ())), []
     for number in identifiers:
-        # A date's digits are 6 or 8 long: other lengths are not even compared.
-        spelled = (
-            None
-            if not 5 <= len(number) <= 9
-            else next((d for d in missing if _spells(number, d)), None)
-        )
+        spelled = next((d for d in missing if _spells(number, d)), None)
         if spelled is None:
             kept.append(number)
         else:
