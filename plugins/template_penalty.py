@@ -7,7 +7,10 @@ these out of the *raw* content (where `3. März 2024`, `€1,234.56` and `Nr. 20
 intact) once per document; the host stores the result. English and German forms are read and
 brought to one canonical value: dates to ISO (`March 3, 2024`, `3. März 2024`, `03.03.2024`,
 `2024-03-03` are all `2024-03-03`), amounts to cents (`1.234,56 €` == `€1,234.56` == `123456`).
-OCR letter/digit confusions next to digits (`2O24`, `l5.03`) are undone first.
+OCR letter/digit confusions next to digits (`2O24`, `l5.03`) are undone first, a space OCR put
+inside a date or number is read through (`12/ 06/2023`, `REF-77238 34`), and a date that follows
+a stamp's word (`Eingegangen am`, `RECEIVED`, `Bezahlt am`) is left out: a re-scan's stamp adds a
+date the original never had.
 
 The penalty of a pair compares the two feature sets category by category:
 
@@ -74,7 +77,7 @@ _MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
 _DATE = re.compile(
     rf"""
     \b(?P<iy>\d{{4}})-(?P<im>\d{{1,2}})-(?P<id>\d{{1,2}})\b
-    | \b(?P<nd>\d{{1,2}})[./](?P<nm>\d{{1,2}})[./](?P<ny>\d{{4}}|\d{{2}})\b
+    | \b(?P<nd>\d{{1,2}})[./]\s?(?P<nm>\d{{1,2}})[./](?P<ny>\s?\d{{4}}|\d{{2}})\b
     | \b(?P<dd>\d{{1,2}})(?:\.|st|nd|rd|th)?\s*(?P<dm>{_MONTH})\.?\s+(?P<dy>\d{{4}})\b
     | \b(?P<mm>{_MONTH})\.?\s+(?P<md>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<my>\d{{4}})\b
     """,
@@ -84,7 +87,15 @@ _AMOUNT = re.compile(r"(?<![\d.,])\d{1,3}(?:[.,' ]?\d{3})*[.,]\d{2}(?![\d.,]?\d)
 _TIME = re.compile(
     r"\b([01]?\d|2[0-3])[:.]([0-5]\d)\s*(?:uhr|h|am|pm)\b|\b([01]?\d|2[0-3]):([0-5]\d)\b", re.I
 )
-_IDENTIFIER = re.compile(r"\b[a-z]{0,5}[-/#]?\d[\da-z\-/]{3,}\b", re.IGNORECASE)
+# A short digit group after a space continues the number: OCR splits words (`REF-77238 34`).
+_IDENTIFIER = re.compile(r"\b[a-z]{0,5}[-/#]?\d[\da-z\-/]{3,}\b(?: \d{1,4}\b)?", re.IGNORECASE)
+# Words of a received/scanned/paid stamp (long ones also when OCR misread one letter).
+_STAMP_WORDS = frozenset(
+    {"received", "scanned", "copy", "paid"}
+    | {"eingegangen", "eingang", "gescannt", "kopie", "bezahlt", "erhalten"}
+)
+STAMP_REACH = 24  # characters before a date searched for a stamp word
+_WORD = re.compile(r"[^\W\d_]+")
 _DATE_GROUPS = (("iy", "im", "id"), ("ny", "nm", "nd"), ("dy", "dm", "dd"), ("my", "mm", "md"))
 _DIGITS = re.compile(r"\d+")
 _NON_DIGIT = re.compile(r"\D")
@@ -98,7 +109,11 @@ def extract_features(content: str) -> dict[str, list[str]]:
     """Canonical dates, amounts, identifiers and times of one raw text (JSON-serialisable)."""
     text = _digit_context(unicodedata.normalize("NFKC", content))
     text = _DIGIT_LOOKALIKE.sub(lambda m: m.group().translate(_DIGIT_OF), text)
-    dates = {iso for iso in map(_iso_date, _DATE.finditer(text)) if iso}
+    dates = {
+        iso
+        for match in _DATE.finditer(text)
+        if (iso := _iso_date(match)) and not _stamped(text, match.start())
+    }
     text = _DATE.sub(" ", text)
     times = {f"{int(h or h2):02d}:{m or m2}" for h, m, h2, m2 in _TIME.findall(text)}
     text = _TIME.sub(" ", text)
@@ -143,6 +158,18 @@ def _cut(text: str, start: int, end: int) -> str:
     return text[start:end]
 
 
+def _stamped(text: str, start: int) -> bool:
+    """Whether the date at `start` follows a stamp's word on its line (`Eingegangen am`,
+    `RECEIVED`): a re-scan's stamp adds a date the original never had, so it is no feature."""
+    line = text[text.rfind("\n", max(start - STAMP_REACH, 0), start) + 1 : start]
+    words = _WORD.findall(line.casefold())[-2:]
+    return any(
+        word in _STAMP_WORDS
+        or (len(word) >= 6 and any(_distance(word, s, score_cutoff=1) <= 1 for s in _STAMP_WORDS))
+        for word in words
+    )
+
+
 def _iso_date(match: re.Match[str]) -> str | None:
     groups = match.groupdict()
     year, month, day = next(names for names in _DATE_GROUPS if groups[names[0]])
@@ -175,7 +202,7 @@ def compare(
     a one-digit misread in a bad re-scan costs little while the same difference between two
     clean texts, or a wholly different invoice number in any pair, costs in full.
     """
-    a, b = _dates_read_as_numbers(a, b), _dates_read_as_numbers(b, a)
+    a, b = _values_read_as_numbers(a, b), _values_read_as_numbers(b, a)
     conflicts = extras = 0.0
     features = 0
     rate = NOISE_SCALE * min(max(noise, 0.0), 0.5)
@@ -225,49 +252,61 @@ def compare(
     return min(1.0, CONFLICT_SCALE * cost / (features + PRIOR_FEATURES)), explanation
 
 
-def _dates_read_as_numbers(
+def _values_read_as_numbers(
     own: dict[str, list[str]], other: dict[str, list[str]]
 ) -> dict[str, list[str]]:
-    """`own` with each identifier that spells a date only `other` has read as that date.
+    """`own` with each identifier that spells a date or amount only `other` has read as that.
 
-    OCR that drops a date's separators (`2023-01-24` -> `20230124`) leaves its digits to the
-    identifier pattern, so a re-scan seemed to lose a date and gain a number. An identifier
-    within one edit of the date's digits (year first, or day first with a 4- or 2-digit year)
-    is taken for the date.
+    OCR that drops a date's separators (`2023-01-24` -> `20230124`) or an amount's decimal point
+    (`€211.65` -> `€21165`) leaves its digits to the identifier pattern, so a re-scan seemed to
+    lose a date or amount and gain a number. An identifier one edit from the value's digits
+    (a date's year first, or day first with a 4- or 2-digit year) is taken for it.
     """
-    identifiers = own.get("identifiers")
-    missing = [d for d in other.get("dates", ()) if d not in own.get("dates", ())]
-    if not identifiers or not missing:
-        return own
-    dates, kept = list(own.get("dates", ())), []
-    for number in identifiers:
-        spelled = next((d for d in missing if _spells(number, d)), None)
-        if spelled is None:
-            kept.append(number)
-        else:
-            dates.append(spelled)
-            missing.remove(spelled)
-    if len(kept) == len(identifiers):
-        return own
-    return {**own, "dates": dates, "identifiers": kept}
+    for category, spells in (("dates", _spells_date), ("amounts", _spells_amount)):
+        identifiers = own.get("identifiers")
+        missing = [v for v in other.get(category, ()) if v not in own.get(category, ())]
+        if not identifiers or not missing:
+            continue
+        values, kept = list(own.get(category, ())), []
+        for number in identifiers:
+            spelled = next((value for value in missing if spells(number, value)), None)
+            if spelled is None:
+                kept.append(number)
+            else:
+                values.append(spelled)
+                missing.remove(spelled)
+        if len(kept) < len(identifiers):
+            own = {**own, category: values, "identifiers": kept}
+    return own
 
 
-def _spells(number: str, iso: str) -> bool:
+def _spells_amount(number: str, cents: str) -> bool:
+    """Whether `number` is within one edit of an amount's digits (its cents)."""
+    return abs(len(cents) - len(number)) <= 1 and _distance(number, cents, score_cutoff=1) <= 1
+
+
+def _spells_date(number: str, iso: str) -> bool:
     """Whether `number` is within one edit of the ISO date's digits in a common order."""
     year, month, day = iso.split("-")
     forms = (year + month + day, day + month + year, day + month + year[2:])
-    return any(
-        _distance(number, form, score_cutoff=1) <= 1
-        for form in forms
-        if abs(len(form) - len(number)) <= 1
-    )
+    return any(_one_edit_of(number, form) for form in forms)
+
+
+def _one_edit_of(number: str, digits: str) -> bool:
+    """Whether OCR could have made `number` of `digits` with one edit: a misread or a lost
+    digit, or a digit glued to the whole of it (an insertion *inside* reads as another number:
+    `2019-05243`, an invoice number of May 2019, is not the date `20190523`)."""
+    if len(number) > len(digits):
+        return len(number) == len(digits) + 1 and digits in number
+    return len(digits) - len(number) <= 1 and _distance(number, digits, score_cutoff=1) <= 1
 
 
 def _closest_pairs(left: list[str], right: list[str]) -> list[tuple[str, str, int]]:
     """One-to-one pairs of leftover values, closest first: (x, y, edits).
 
     One value containing the other (>= 5 characters: a word split off `REF-83812680` leaves
-    `838126`) counts as one edit.
+    `838126`), or ending with it (>= 3: a split amount `€54 7.38` leaves `738`), counts as one
+    edit.
     """
     if len(left) == 1 and len(right) == 1:
         return [(left[0], right[0], _edits(left[0], right[0]))]
@@ -292,7 +331,7 @@ def _sorted(values: Any) -> list[str]:
 def _edits(x: str, y: str) -> int:
     if len(x) > len(y):
         x, y = y, x
-    if len(x) >= 5 and x in y:
+    if (len(x) >= 5 and x in y) or (len(x) >= 3 and y.endswith(x)):
         return 1
     return _distance(x, y)
 

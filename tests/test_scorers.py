@@ -48,7 +48,25 @@ def test_extracts_english_and_german_forms():
 
 
 def test_ocr_lookalikes_next_to_digits_are_read_as_digits():
-    assert extract_features("paid 2O24-O3-O7")["dates"] == ["2024-03-07"]
+    assert extract_features("due 2O24-O3-O7")["dates"] == ["2024-03-07"]
+
+
+def test_a_stamps_date_is_no_feature():
+    """A re-scan's received/paid stamp adds a date the original never had."""
+    letter = "Brief vom 01.12.2021\nREF-36365193"
+    for stamp in ("Gescannt am 2024-01-15 - KOPIE", "RECEIVED January 15, 2024", "Bezahlt am"):
+        assert extract_features(f"{stamp} 15. Januar 2024\n{letter}")["dates"] == ["2021-12-01"]
+    assert extract_features(f"EINGEGANCEN 15.01.2024\n{letter}")["dates"] == ["2021-12-01"]
+    assert extract_features(f"Termin 15.01.2024\n{letter}")["dates"] == [
+        "2021-12-01",
+        "2024-01-15",
+    ]
+
+
+def test_ocr_spaces_inside_dates_and_numbers_are_read_through():
+    features = extract_features("Datum: 12/ 06/2023, 3. 4. 2024 REF-77238 34 Seite 2")
+    assert features["dates"] == ["2023-06-12", "2024-04-03"]
+    assert features["identifiers"] == ["7723834"]
 
 
 def test_monthly_invoices_stay_apart():
@@ -105,6 +123,20 @@ def test_a_date_whose_separators_ocr_lost_still_matches_the_date():
     # A number that is not the other side's date (nor one edit from it) conflicts as before.
     sibling = {"dates": [], "identifiers": ["20240317"], "amounts": ["12000"]}
     assert compare(a, sibling, noise=0.05)[0] > 0.5
+    # Nor is a number with a digit inside the date's: the invoice number 2024-01524 of a sibling.
+    numbered = {"dates": [], "identifiers": ["202401524"], "amounts": ["12000"]}
+    assert "identifiers" in compare(a, numbered, noise=0.05)[1]["differing"]
+
+
+def test_an_amount_that_lost_its_decimal_point_or_leading_digits_still_matches():
+    a = {"dates": ["2024-01-24"], "identifiers": ["479946"], "amounts": ["21165", "84660"]}
+    rescan = {"dates": ["2024-01-24"], "identifiers": ["479946", "21165"], "amounts": ["660"]}
+    penalty, why = compare(a, rescan, noise=0.05)  # `€21165` and `€8 46.60` in the re-scan
+    assert why["matched"]["amounts"] == ["21165"]
+    assert why["near"]["amounts"] == [("84660", "660")]
+    assert penalty < 0.05
+    sibling = {"dates": ["2024-01-24"], "identifiers": ["479946"], "amounts": ["21165", "93120"]}
+    assert compare(a, sibling)[1]["differing"]["amounts"] == {"a": ["84660"], "b": ["93120"]}
 
 
 def test_fuzzy_and_jaccard_on_identical_and_unrelated_texts():

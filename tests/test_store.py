@@ -62,6 +62,23 @@ async def test_upgrade_from_every_earlier_version(tmp_path, start):
         await fresh.close()
 
 
+async def test_a_changed_feature_extraction_drops_stored_features(tmp_path):
+    store = await Store.open(tmp_path / "old.db", migrate=False)
+    try:
+        await store.migrate(target=8)
+        await store.execute(
+            "INSERT INTO documents (id, title, fingerprint, synced_at) VALUES (7, 'x', 'f', 'now')"
+        )
+        await store.execute(
+            "INSERT INTO content (document_id, full_text, normalized_text, word_count,"
+            " content_hash, features) VALUES (7, 'x', 'x', 1, 'h', '{}')"
+        )
+        await store.migrate()
+        assert await store.fetchval("SELECT features FROM content WHERE document_id = 7") is None
+    finally:
+        await store.close()
+
+
 async def test_reopening_applies_nothing(settings):
     store = await Store.open(settings.database_path)
     await store.close()
