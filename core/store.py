@@ -3,7 +3,9 @@ never share a transaction) and one reader connection (reads never wait behind a 
 
 Checkpoints (copying the write-ahead log back into the database file, with an fsync) run in the
 background on a connection of their own, never inside a commit: SQLite's automatic checkpoint
-would make an unlucky small write, such as a hook's check, wait a few hundred milliseconds.
+would make an unlucky small write, such as a hook's check, wait a few hundred milliseconds. They
+also wait for the writer to pause (CHECKPOINT_QUIET), up to CHECKPOINT_MAX_DELAY: on two cores a
+checkpoint running beside a burst of checks slowed each of them by a fifth.
 
 Migrations are the ordered `migrations/NNNN_*.sql` files; each runs in one transaction together
 with the `PRAGMA user_version` bump, so a crash mid-migration leaves the previous version intact.
@@ -28,6 +30,9 @@ log = logging.getLogger("dupeless.store")
 
 #: Log size that starts a background checkpoint: about SQLite's own default (1,000 pages).
 CHECKPOINT_BYTES = 4 * 1024 * 1024
+#: A checkpoint waits until no commit came for this long (seconds), but no longer than the max.
+CHECKPOINT_QUIET = 0.25
+CHECKPOINT_MAX_DELAY = 5.0
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -71,6 +76,8 @@ class Store:
         self._busy_timeout_ms = 5000
         self._checkpointer: aiosqlite.Connection | None = None
         self._checkpoint: asyncio.Task[None] | None = None
+        self._checkpoint_timer: asyncio.TimerHandle | None = None
+        self._checkpoint_deadline = 0.0
 
     @classmethod
     async def open(
@@ -89,6 +96,8 @@ class Store:
         return store
 
     async def close(self) -> None:
+        if self._checkpoint_timer is not None:  # closing the last connection checkpoints anyway
+            self._checkpoint_timer.cancel()
         if self._checkpoint is not None:
             await self._checkpoint
         if self._checkpointer is not None:
@@ -97,15 +106,27 @@ class Store:
         await self.conn.close()  # the last connection to close checkpoints the rest
 
     def _after_commit(self) -> None:
-        """Start a background checkpoint once the log holds more than CHECKPOINT_BYTES."""
+        """Once the log holds more than CHECKPOINT_BYTES, checkpoint when the writer pauses."""
         if self._checkpoint is not None and not self._checkpoint.done():
             return
         try:
             size = self.path.with_name(self.path.name + "-wal").stat().st_size
         except OSError:
             return
-        if size > CHECKPOINT_BYTES:
-            self._checkpoint = asyncio.create_task(self._run_checkpoint(), name="store-checkpoint")
+        if size <= CHECKPOINT_BYTES:
+            return
+        loop = asyncio.get_running_loop()
+        if self._checkpoint_timer is None:
+            self._checkpoint_deadline = loop.time() + CHECKPOINT_MAX_DELAY
+        else:  # another commit came: wait for a pause again, but not past the deadline
+            self._checkpoint_timer.cancel()
+        self._checkpoint_timer = loop.call_at(
+            min(loop.time() + CHECKPOINT_QUIET, self._checkpoint_deadline), self._start_checkpoint
+        )
+
+    def _start_checkpoint(self) -> None:
+        self._checkpoint_timer = None
+        self._checkpoint = asyncio.create_task(self._run_checkpoint(), name="store-checkpoint")
 
     async def _run_checkpoint(self) -> None:
         """A PASSIVE checkpoint: it never blocks readers or the writer; what it cannot copy yet

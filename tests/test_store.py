@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from contextlib import closing
 
 import pytest
+from dupeless.core import store as store_module
 from dupeless.core.store import Store, latest_version, migrations
 
 
@@ -165,16 +167,36 @@ async def test_a_nested_transaction_joins_the_outer_one(store):
     assert await store.fetchval("SELECT COUNT(*) FROM documents") == 1
 
 
-async def test_large_writes_are_checkpointed_in_the_background(store):
-    text = "x" * 100_000
+async def write_log(store: Store, rows: int = 60, prefix: str = "k") -> None:
+    """About `rows` * 100 kB of log in one transaction."""
     async with store.transaction() as conn:
         await conn.executemany(
             "INSERT INTO app_config (key, value, updated_at) VALUES (?, ?, 'now')",
-            [(f"k{i}", text) for i in range(60)],  # ~6 MB of log
+            [(f"{prefix}{i}", "x" * 100_000) for i in range(rows)],
         )
+
+
+async def test_large_writes_are_checkpointed_in_the_background_once_the_writer_pauses(
+    store, monkeypatch
+):
+    monkeypatch.setattr(store_module, "CHECKPOINT_QUIET", 0.1)
+    await write_log(store)  # ~6 MB of log, over CHECKPOINT_BYTES
+    assert store._checkpoint is None  # not beside the writer's next step: it waits for a pause
+    await asyncio.sleep(0.2)
     assert store._checkpoint is not None
     await store._checkpoint
     # Read the database file alone, ignoring the log: the rows were copied into it.
     uri = f"file:{store.path}?mode=ro&immutable=1"
     with closing(sqlite3.connect(uri, uri=True)) as plain:
         assert plain.execute("SELECT COUNT(*) FROM app_config").fetchone()[0] >= 60
+
+
+async def test_a_writer_that_never_pauses_still_gets_its_checkpoints(store, monkeypatch):
+    monkeypatch.setattr(store_module, "CHECKPOINT_QUIET", 0.2)
+    monkeypatch.setattr(store_module, "CHECKPOINT_MAX_DELAY", 0.3)
+    await write_log(store)
+    for step in range(12):  # a commit every 50 ms: never a 200 ms pause
+        await write_log(store, rows=1, prefix=f"s{step}-")
+        await asyncio.sleep(0.05)
+    assert store._checkpoint is not None  # started by the deadline
+    await store._checkpoint
