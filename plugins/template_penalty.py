@@ -34,6 +34,7 @@ invoice (new number, new dates, often new amounts) is pushed far below the thres
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -262,14 +263,17 @@ def _values_read_as_numbers(
     lose a date or amount and gain a number. An identifier one edit from the value's digits
     (a date's year first, or day first with a 4- or 2-digit year) is taken for it.
     """
-    for category, spells in (("dates", _spells_date), ("amounts", _spells_amount)):
-        identifiers = own.get("identifiers")
-        missing = [v for v in other.get(category, ()) if v not in own.get(category, ())]
-        if not identifiers or not missing:
+    identifiers = own.get("identifiers")
+    if not identifiers:
+        return own
+    for category in ("dates", "amounts"):
+        mine = own.get(category, ())
+        missing = [value for value in other.get(category, ()) if value not in mine]
+        if not missing:
             continue
-        values, kept = list(own.get(category, ())), []
+        values, kept = list(mine), []
         for number in identifiers:
-            spelled = next((value for value in missing if spells(number, value)), None)
+            spelled = _spelled(number, missing, category == "dates")
             if spelled is None:
                 kept.append(number)
             else:
@@ -277,28 +281,30 @@ def _values_read_as_numbers(
                 missing.remove(spelled)
         if len(kept) < len(identifiers):
             own = {**own, category: values, "identifiers": kept}
+            identifiers = kept
     return own
 
 
-def _spells_amount(number: str, cents: str) -> bool:
-    """Whether `number` is within one edit of an amount's digits (its cents)."""
-    return abs(len(cents) - len(number)) <= 1 and _distance(number, cents, score_cutoff=1) <= 1
+def _spelled(number: str, values: list[str], dates: bool) -> str | None:
+    """The first of `values` (ISO dates, or amounts in cents) that `number` is one edit from.
+
+    A date's digits may have one misread or lost digit, or one glued to either end, but not one
+    inserted inside: `2019-05243`, an invoice number of May 2019, is not the date `20190523`.
+    """
+    for value in values:
+        for form in _date_digits(value) if dates else (value,):
+            if _distance(number, form, score_cutoff=1) <= 1 and (
+                not dates or len(number) <= len(form) or form in number
+            ):
+                return value
+    return None
 
 
-def _spells_date(number: str, iso: str) -> bool:
-    """Whether `number` is within one edit of the ISO date's digits in a common order."""
+@functools.lru_cache(maxsize=4096)
+def _date_digits(iso: str) -> tuple[str, str, str]:
+    """An ISO date's digits in the orders OCR leaves them: year first, day first, 2-digit year."""
     year, month, day = iso.split("-")
-    forms = (year + month + day, day + month + year, day + month + year[2:])
-    return any(_one_edit_of(number, form) for form in forms)
-
-
-def _one_edit_of(number: str, digits: str) -> bool:
-    """Whether OCR could have made `number` of `digits` with one edit: a misread or a lost
-    digit, or a digit glued to the whole of it (an insertion *inside* reads as another number:
-    `2019-05243`, an invoice number of May 2019, is not the date `20190523`)."""
-    if len(number) > len(digits):
-        return len(number) == len(digits) + 1 and digits in number
-    return len(digits) - len(number) <= 1 and _distance(number, digits, score_cutoff=1) <= 1
+    return year + month + day, day + month + year, day + month + year[2:]
 
 
 def _closest_pairs(left: list[str], right: list[str]) -> list[tuple[str, str, int]]:
