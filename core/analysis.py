@@ -23,9 +23,12 @@ import attrs
 import numpy as np
 import orjson
 from attrs import define
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .config import DedupSettings, Settings
 from .dedup_config import weights_for
+from .gc_tuning import fewer_collections
 from .grouping import build_groups
 from .hookspecs.candidate import CandidateIndex
 from .hookspecs.signature import SignatureParams
@@ -87,6 +90,10 @@ class Analysis:
         self, *, force: bool = False, document_ids: Iterable[int] | None = None
     ) -> AnalysisResult:
         """Analyse pending documents (or `document_ids`, or everything with `force`)."""
+        with fewer_collections():
+            return await self._run(force, document_ids)
+
+    async def _run(self, force: bool, document_ids: Iterable[int] | None) -> AnalysisResult:
         if force:
             await self.store.execute("UPDATE documents SET processing_status = 'pending'")
             await (await self._index()).clear()
@@ -284,6 +291,7 @@ class Analysis:
                 )
         weights = weights_for(self.settings, self.dedup)
         scorers = self.pipeline.scorers()
+        pairs = _by_component(pairs)
         # One batch is written while the next is scored: SQLite releases the GIL while it steps
         # through the rows, so part of the writing overlaps the scoring (executemany takes the
         # GIL back for each row, so not all of it; see docs/how-it-works.md, round 5).
@@ -629,6 +637,25 @@ def _best_match(
         if candidate["id"] not in claimed and shared > overlap:
             best, overlap = candidate, shared
     return best
+
+
+def _by_component(pairs: np.ndarray) -> np.ndarray:
+    """The pairs ordered by connected component of the candidate graph, then by ids.
+
+    A template series is spread over the years of a library, so in id order its pairs fall in
+    many score batches and the document cache (CACHED_DOCUMENTS) read each of its documents
+    again in each: at 100k, 314k reads of 52k documents. Component by component, nearly every
+    document is read once (components are a series or a duplicate cluster, under 50 documents,
+    besides one of about 2,500 held together by chance candidates).
+    """
+    if len(pairs) <= SCORE_BATCH:
+        return pairs
+    ids, inverse = np.unique(pairs, return_inverse=True)
+    nodes = inverse.reshape(-1, 2)
+    ones = np.ones(len(nodes), dtype=np.int8)
+    graph = coo_matrix((ones, (nodes[:, 0], nodes[:, 1])), shape=(len(ids), len(ids)))
+    _, component = connected_components(graph, directed=False)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0], component[nodes[:, 0]]))]
 
 
 def _content_hash(text: str) -> str:

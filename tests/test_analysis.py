@@ -279,3 +279,15 @@ def test_analyze_and_export_commands(tmp_path, library, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "group_id,confidence,status,is_primary,paperless_id,title"
     assert len(lines) == 3
+
+
+def test_score_batches_take_the_candidate_graph_component_by_component(monkeypatch):
+    """Two interleaved series: in id order each batch would need documents of both."""
+    import numpy as np
+
+    monkeypatch.setattr(analysis, "SCORE_BATCH", 2)
+    pairs = np.array([[1, 3], [1, 5], [2, 4], [2, 6], [3, 5], [4, 6]])
+    ordered = analysis._by_component(pairs)
+    assert sorted(map(tuple, ordered.tolist())) == sorted(map(tuple, pairs.tolist()))
+    first = {d for pair in ordered[:3].tolist() for d in pair}
+    assert first in ({1, 3, 5}, {2, 4, 6})
