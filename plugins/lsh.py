@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from dupeless.core.errors import ConfigError
 from dupeless.core.hookspecs import hookimpl
-from dupeless.plugins.minhash import estimated_jaccard, pair_estimates
+from dupeless.plugins.minhash import estimated_jaccard, pair_estimates, sorted_distinct
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 #: Bands whose pairs are gathered before duplicates are dropped (see `candidate_pairs`).
@@ -109,7 +109,7 @@ def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
     if low < 0 or high >= 1 << 31:
         return np.unique(pairs, axis=0)
     width = np.int64(high + 1)
-    keys = np.unique(pairs[:, 0] * width + pairs[:, 1])
+    keys = sorted_distinct(pairs[:, 0] * width + pairs[:, 1])
     return np.stack((keys // width, keys % width), axis=1)
 
 

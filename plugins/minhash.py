@@ -156,7 +156,16 @@ def _char_stream(text: str, folded: bool) -> str:
 def shingle_set(text: str, shingling: Shingling = DEFAULT_SHINGLING) -> np.ndarray:
     """The distinct shingle hashes of one text, sorted (for the exact Jaccard similarity)."""
     hashes, _ = shingle_hashes([text], shingling)
-    return np.unique(hashes)
+    return sorted_distinct(hashes)
+
+
+def sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """`np.unique(values)` of a 1-D array by sorting: NumPy 2.4's hash-table `unique` took
+    14 s for the 10M candidate keys of a 100k library, a sort takes 1 s (and 3x less for 3,000)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
 def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:

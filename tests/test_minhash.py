@@ -108,3 +108,12 @@ def test_pooled_and_in_process_signatures_agree(monkeypatch):
     monkeypatch.setattr(pool, "MIN_ITEMS", 10)
     monkeypatch.setenv(pool.WORKERS_ENV, "2")
     assert np.array_equal(signatures(texts, 64).values, signature_values(texts, 64))
+
+
+def test_sorted_distinct_is_numpy_unique():
+    from dupeless.plugins.minhash import sorted_distinct
+
+    values = np.random.default_rng(3).integers(-50, 50, 1000)
+    assert sorted_distinct(values).tolist() == np.unique(values).tolist()
+    assert sorted_distinct(values[:1]).tolist() == values[:1].tolist()
+    assert sorted_distinct(values[:0]).tolist() == []
