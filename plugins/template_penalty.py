@@ -42,6 +42,7 @@ import unicodedata
 from datetime import date
 from typing import Any
 
+import orjson
 from dupeless.core.hookspecs import hookimpl
 from dupeless.core.hookspecs.score import ScoreComponent
 from dupeless.core.models import AnalysedDocument, ScoringPair
@@ -378,26 +379,32 @@ def ensure_features(documents: list[AnalysedDocument]) -> None:
         document.features = features
 
 
-def compare_all(
+def compare_encoded(
     items: list[tuple[dict[str, list[str]], dict[str, list[str]], float]],
-) -> list[tuple[float, dict[str, Any]]]:
-    """`compare(a, b, noise)` of every item, in this process."""
-    return [compare(a, b, noise) for a, b, noise in items]
+) -> list[tuple[float, bytes]]:
+    """`compare(a, b, noise)` of every item, the explanation (with the noise) as JSON bytes."""
+    encoded = []
+    for a, b, noise in items:
+        penalty, explanation = compare(a, b, noise)
+        explanation["noise"] = round(noise, 4)
+        encoded.append((penalty, orjson.dumps(explanation)))
+    return encoded
 
 
 _cache_lock = threading.Lock()
-_cache: tuple[list[ScoringPair], list[ScoringPair], list[tuple[float, dict[str, Any]]]] | None
+_cache: tuple[list[ScoringPair], list[ScoringPair], list[tuple[float, orjson.Fragment]]] | None
 _cache = None
 
 
-def penalties(pairs: list[ScoringPair]) -> list[tuple[float, dict[str, Any]]]:
+def penalties(pairs: list[ScoringPair]) -> list[tuple[float, orjson.Fragment]]:
     """(penalty, explanation) per pair, with the noise estimate in the explanation.
 
-    Features missing from a large batch are extracted in the plugin process pool; comparing stays
-    in-process (shipping the explanations back costs as much as it saves). The last batch's
-    result is kept, so the fuzzy scorer (which needs the penalties to skip hopeless pairs) and
-    this scorer compute them once: a hit needs the very same list object holding the very same
-    pairs, and is used once.
+    Features missing from a large batch are extracted, and a large batch compared, in the plugin
+    process pool. The explanations come back as JSON (`orjson.Fragment`, which the host writes
+    into the pair's explanation as it is): unpickling them as dicts cost as much as the second
+    core saved. The last batch's result is kept, so the fuzzy scorer (which needs the penalties
+    to skip hopeless pairs) and this scorer compute them once: a hit needs the very same list
+    object holding the very same pairs, and is used once.
     """
     global _cache
     with _cache_lock:
@@ -412,14 +419,16 @@ def penalties(pairs: list[ScoringPair]) -> list[tuple[float, dict[str, Any]]]:
         (features_of(pair.a), features_of(pair.b), noise)
         for pair, noise in zip(pairs, pair_noise(pairs), strict=True)
     ]
-    results = compare_all(items)
-    for (_, explanation), (_, _, noise) in zip(results, items, strict=True):
-        explanation["noise"] = round(noise, 4)
+    results = [
+        (penalty, orjson.Fragment(explanation))
+        for chunk in pool_map(compare_encoded, items)
+        for penalty, explanation in chunk
+    ]
     _remember(pairs, results)
     return results
 
 
-def _remember(pairs: list[ScoringPair], results: list[tuple[float, dict[str, Any]]]) -> None:
+def _remember(pairs: list[ScoringPair], results: list[tuple[float, orjson.Fragment]]) -> None:
     global _cache
     with _cache_lock:
         _cache = (pairs, list(pairs), results)

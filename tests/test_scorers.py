@@ -1,8 +1,10 @@
+import itertools
 import math
 from datetime import date
 
 import attrs
 import numpy as np
+import orjson
 import pytest
 from dupeless.core.config import DedupSettings
 from dupeless.core.corpus import generate_corpus
@@ -231,7 +233,34 @@ def test_penalties_are_computed_once_per_batch_and_equal_a_fresh_computation():
     first = template_penalty.penalties(batch)
     assert template_penalty.penalties(batch) is first  # the second asker reuses the result
     assert template_penalty.penalties(batch) is not first  # ... once
-    assert template_penalty.penalties(list(batch)) == first
+    assert decoded(template_penalty.penalties(list(batch))) == decoded(first)
+
+
+def decoded(results):
+    """(penalty, explanation) pairs with the explanations (JSON fragments) read back."""
+    return [(penalty, orjson.loads(to_json(why))) for penalty, why in results]
+
+
+def test_pooled_and_in_process_penalties_agree(monkeypatch):
+    from dupeless.plugins import pool, template_penalty
+
+    corpus = generate_corpus(60, 4).documents
+    documents = [document(d["id"], d["content"]) for d in corpus]
+    batch = [ScoringPair(a, b) for a, b in itertools.pairwise(documents)]
+    in_process = decoded(template_penalty.penalties(batch))
+    items = [(pair.a.features, pair.b.features, 0.0) for pair in batch]
+    for doc in documents:
+        doc.features = None
+    monkeypatch.setattr(pool, "MIN_ITEMS", 10)
+    monkeypatch.setenv(pool.WORKERS_ENV, "2")
+    assert len(pool.pool_map(template_penalty.compare_encoded, items)) == 2  # two workers
+    pooled = decoded(template_penalty.penalties(list(batch)))
+    assert pooled == in_process
+    penalty, why = in_process[0]  # what `compare` says, with the pair's noise estimate added
+    noise = template_penalty.pair_noise(batch[:1])[0]
+    expected, explanation = compare(documents[0].features, documents[1].features, noise)
+    assert penalty == expected
+    assert orjson.loads(to_json({**explanation, "noise": round(noise, 4)})) == why
 
 
 def test_stored_json_keeps_what_json_dumps_kept():
