@@ -1,11 +1,11 @@
 """A small process pool for the per-document CPU work of the built-in plugins.
 
-Normalising, signing and extracting template features are pure Python or numpy per document and
-hold the GIL, so a thread cannot spread them over the cores. `pool_map` cuts a *large* batch into
-one chunk per worker and runs the chunks in a lazily created `ProcessPoolExecutor` (start method
-"forkserver": safe in a process that already runs threads, unlike "fork"). Small batches, such
-as a single-document check, always run in-process: a round trip to a worker costs a few
-milliseconds, and starting the pool costs a second.
+Normalising, signing, extracting template features and comparing them are pure Python or numpy
+per item and hold the GIL, so a thread cannot spread them over the cores. `pool_map` cuts a
+*large* batch into one chunk per worker and runs the chunks in a lazily created
+`ProcessPoolExecutor` (start method "forkserver": safe in a process that already runs threads,
+unlike "fork"). Small batches, such as a single-document check, always run in-process: a round
+trip to a worker costs a few milliseconds, and starting the pool costs a second.
 
 Like every "spawn"/"forkserver" pool, the workers import the main module as `__mp_main__`: a
 script that runs an analysis must do so under `if __name__ == "__main__":` (the `dupeless`

@@ -17,13 +17,14 @@ class ScoreComponent:
     """A scorer's verdict on a batch of pairs: one value in 0..1 per pair, plus explanations.
 
     `kind` is "similarity" (weighted into the confidence) or "penalty" (subtracted, scaled by
-    `discriminativePenaltyStrength`).
+    `discriminativePenaltyStrength`). An explanation is any JSON-serialisable value, or JSON
+    already encoded as an `orjson.Fragment` (stored as it is, never parsed).
     """
 
     name: str
     values: list[float]
     kind: str = "similarity"
-    explanations: list[dict[str, Any]] | None = None
+    explanations: list[Any] | None = None
 
 
 @hookspec
