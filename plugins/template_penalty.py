@@ -97,7 +97,7 @@ _STAMP_WORDS = frozenset(
     | {"eingegangen", "eingang", "gescannt", "kopie", "bezahlt", "erhalten"}
 )
 STAMP_REACH = 24  # characters before a date searched for a stamp word
-_WORD = re.compile(r"[^\W\d_]+")
+_LETTERS = re.compile(r"[^\W\d_]+")
 _DATE_GROUPS = (("iy", "im", "id"), ("ny", "nm", "nd"), ("dy", "dm", "dd"), ("my", "mm", "md"))
 _DIGITS = re.compile(r"\d+")
 _NON_DIGIT = re.compile(r"\D")
@@ -164,10 +164,10 @@ def _stamped(text: str, start: int) -> bool:
     """Whether the date at `start` follows a stamp's word on its line (`Eingegangen am`,
     `RECEIVED`): a re-scan's stamp adds a date the original never had, so it is no feature."""
     line = text[text.rfind("\n", max(start - STAMP_REACH, 0), start) + 1 : start]
-    words = _WORD.findall(line.casefold())[-2:]
+    words = _LETTERS.findall(line.casefold())[-2:]
     return any(
         word in _STAMP_WORDS
-        or (len(word) >= 6 and any(_distance(word, s, score_cutoff=1) <= 1 for s in _STAMP_WORDS))
+        or (len(word) >= 6 and any(_distance(word, w, score_cutoff=1) <= 1 for w in _STAMP_WORDS))
         for word in words
     )
 
