@@ -21,9 +21,10 @@ The penalty of a pair compares the two feature sets category by category:
 * leftover values on one side only are *extras* (a stamp's date, a missing page's totals): weak
   evidence, a tenth of a conflict.
 
-Before that, an identifier within one edit of the digits of a date that only the other side has
-counts as that date: OCR that drops a date's separators (`2024-01-24` -> `20240124`) hands its
-digits to the identifier pattern, and the re-scan would seem to lose a date and gain a number.
+Before that, an identifier one edit from the digits of a date or amount that only the other side
+has counts as that value: OCR that drops a date's separators (`2024-01-24` -> `20240124`) or an
+amount's decimal point hands its digits to the identifier pattern, and the re-scan would seem to
+lose a value and gain a number.
 
     penalty = min(1, 2 * (conflicts + 0.5 * near + 0.1 * extras) / features)
 
@@ -46,6 +47,7 @@ import orjson
 from dupeless.core.hookspecs import hookimpl
 from dupeless.core.hookspecs.score import ScoreComponent
 from dupeless.core.models import AnalysedDocument, ScoringPair
+from dupeless.core.scoring import to_json
 from dupeless.plugins.minhash import DEFAULT_SHINGLING, char_agreement
 from dupeless.plugins.pool import pool_map
 from rapidfuzz.distance import Levenshtein
@@ -381,13 +383,13 @@ def ensure_features(documents: list[AnalysedDocument]) -> None:
 
 def compare_encoded(
     items: list[tuple[dict[str, list[str]], dict[str, list[str]], float]],
-) -> list[tuple[float, bytes]]:
-    """`compare(a, b, noise)` of every item, the explanation (with the noise) as JSON bytes."""
+) -> list[tuple[float, str]]:
+    """`compare(a, b, noise)` of every item, the explanation (with the noise) as JSON text."""
     encoded = []
     for a, b, noise in items:
         penalty, explanation = compare(a, b, noise)
         explanation["noise"] = round(noise, 4)
-        encoded.append((penalty, orjson.dumps(explanation)))
+        encoded.append((penalty, to_json(explanation)))
     return encoded
 
 
