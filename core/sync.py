@@ -248,9 +248,11 @@ async def _upsert(conn: Any, documents: list[SourceDocument], prints: list[str],
     await conn.executemany(
         "INSERT INTO content (document_id, full_text, normalized_text, word_count, content_hash)"
         " VALUES (?, ?, '', 0, '') ON CONFLICT (document_id) DO UPDATE SET"
-        " full_text = excluded.full_text, normalized_text = '', word_count = 0, content_hash = '',"
-        " features = NULL",
+        " full_text = excluded.full_text, normalized_text = '', word_count = 0, content_hash = ''",
         [(document.id, document.content) for document in documents],
+    )
+    await conn.executemany(
+        "DELETE FROM document_features WHERE document_id = ?", [(d.id,) for d in documents]
     )
 
 

@@ -23,15 +23,43 @@ from dupeless.plugins.pool import pool_map
 _LINE_HYPHEN = re.compile(r"[-\u00ad][ \t]*\n\s*")
 # A word: letters and digits, with `.,:/-` kept only between two digits (dates, amounts, times).
 _WORD = re.compile(r"[^\W_]+(?:(?<=\d)[.,:/\-](?=\d)[^\W_]+)*")
+_SEPARATORS = ".,:/-"
+# The same rule on UTF-8 bytes: an ASCII byte that is neither a letter, a digit nor a separator
+# becomes a space (bytes of other characters pass), then a separator not between two digits.
+_ASCII_WORD_BYTES = bytes(
+    c if c >= 0x80 or chr(c).isalnum() or chr(c) in _SEPARATORS else 0x20 for c in range(256)
+)
+_ASCII = bytes(range(0x80))
+_LONE_SEPARATOR = re.compile(rb"[.,:/\-](?:(?<![0-9].)|(?![0-9]))")
 
 
 def normalise(text: str) -> str:
-    """Return the canonical form of one text (see the module docstring for the rules)."""
+    """Return the canonical form of one text (see the module docstring for the rules).
+
+    The rule is `_WORD`, but a regex testing every character's Unicode class costs ~100 µs
+    per page; byte translation does the same in a third of that. Non-ASCII characters that
+    are not letters (`€`, `–`) become spaces first; a text with non-ASCII digits, whose
+    separators `_WORD` keeps too, takes the regex.
+    """
     if not text:
         return ""
+    text = _unified(text)
+    data = text.encode()
+    if not text.isascii():
+        others = set(data.translate(None, _ASCII).decode())
+        if any(character.isnumeric() for character in others):
+            return " ".join(_WORD.findall(text))
+        for character in others:
+            if not character.isalnum():  # UTF-8 matches only at character boundaries
+                data = data.replace(character.encode(), b" ")
+    data = _LONE_SEPARATOR.sub(b" ", data.translate(_ASCII_WORD_BYTES))
+    return b" ".join(data.split()).decode()
+
+
+def _unified(text: str) -> str:
+    """NFKC, casefold and line-end hyphens rejoined: the steps before the word rule."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = _LINE_HYPHEN.sub(_rejoin, text) if "\n" in text else text
-    return " ".join(_WORD.findall(text))
+    return _LINE_HYPHEN.sub(_rejoin, text) if "\n" in text else text
 
 
 def _rejoin(match: re.Match[str]) -> str:

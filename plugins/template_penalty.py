@@ -113,16 +113,16 @@ def extract_features(content: str) -> dict[str, list[str]]:
     """Canonical dates, amounts, identifiers and times of one raw text (JSON-serialisable)."""
     text = _digit_context(unicodedata.normalize("NFKC", content))
     text = _DIGIT_LOOKALIKE.sub(lambda m: m.group().translate(_DIGIT_OF), text)
+    found, text = _take(_DATE, text)
     dates = {
         iso
-        for match in _DATE.finditer(text)
-        if (iso := _iso_date(match)) and not _stamped(text, match.start())
+        for match in found
+        if (iso := _iso_date(match)) and not _stamped(match.string, match.start())
     }
-    text = _DATE.sub(" ", text)
-    times = {f"{int(h or h2):02d}:{m or m2}" for h, m, h2, m2 in _TIME.findall(text)}
-    text = _TIME.sub(" ", text)
-    amounts = {re.sub(r"\D", "", found).lstrip("0") or "0" for found in _AMOUNT.findall(text)}
-    text = _AMOUNT.sub(" ", text)
+    found, text = _take(_TIME, text)
+    times = {f"{int(h or h2):02d}:{m or m2}" for h, m, h2, m2 in (f.groups() for f in found)}
+    found, text = _take(_AMOUNT, text)
+    amounts = {_NON_DIGIT.sub("", match.group()).lstrip("0") or "0" for match in found}
     # An identifier is its digits: OCR garbles the letters around them (`REF-46` -> `REFH46`).
     identifiers = {
         digits
@@ -135,6 +135,19 @@ def extract_features(content: str) -> dict[str, list[str]]:
         "identifiers": sorted(identifiers),
         "times": sorted(times),
     }
+
+
+def _take(pattern: re.Pattern[str], text: str) -> tuple[list[re.Match[str]], str]:
+    """(the matches of `pattern`, `text` with each match replaced by a space) in one pass."""
+    matches = list(pattern.finditer(text))
+    if not matches:
+        return matches, text
+    parts, end = [], 0
+    for match in matches:
+        parts.append(text[end : match.start()])
+        end = match.end()
+    parts.append(text[end:])
+    return matches, " ".join(parts)
 
 
 def _digit_context(text: str) -> str:

@@ -119,11 +119,15 @@ async def test_template_features_are_stored_once_and_reset_by_a_content_change(
     dated = LETTER + " Invoice 2024-00317 of 03.04.2024 over 1.234,56 EUR."
     await sync(store, library(record(1, dated), record(2, scan(dated))), "j")
     await analyse(store, settings)
-    stored = json.loads(await store.fetchval("SELECT features FROM content WHERE document_id = 1"))
+    stored = json.loads(
+        await store.fetchval("SELECT features FROM document_features WHERE document_id = 1")
+    )
     assert stored["dates"] == ["2024-04-03"] and "123456" in stored["amounts"]
     changed = record(2, OTHER, modified="2026-02-01T10:00:00Z")
     await sync(store, library(record(1, dated), changed), "j")
-    assert await store.fetchval("SELECT features FROM content WHERE document_id = 2") is None
+    assert (
+        await store.fetchval("SELECT features FROM document_features WHERE document_id = 2") is None
+    )
 
 
 def monthly_invoice(number: int, month: int) -> str:
