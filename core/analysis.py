@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from typing import Any
@@ -34,12 +34,14 @@ from .hookspecs.candidate import CandidateIndex
 from .hookspecs.signature import SignatureParams
 from .models import AnalysedDocument, DuplicateGroup, PairScore, ScoringPair
 from .pipeline import Pipeline
-from .scoring import decode_pair, encode_components, score_pairs, to_json
+from .scoring import Weights, decode_pair, encode_components, score_pairs, to_json
 from .store import Store, utcnow
 
 #: Documents normalised and signed per hook call; pairs scored per hook call.
 BATCH = 1000
 SCORE_BATCH = 5000
+#: Score batches in flight at once (see `_score`).
+SCORING_AT_ONCE = 2
 #: Analysed documents kept between score batches (a document of a template series is in many).
 CACHED_DOCUMENTS = 2000
 #: Where a run with more than one score batch collects its pair rows (see _publish_staged).
@@ -300,18 +302,49 @@ class Analysis:
         if staged:  # a failed or cancelled run may have left rows: they are not published
             await self.store.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} AS {_NO_PAIRS}")
             await self.store.execute(f"DELETE FROM {STAGED}")
-        # One batch is written while the next is scored: SQLite releases the GIL while it steps
-        # through the rows, so part of the writing overlaps the scoring (executemany takes the
-        # GIL back for each row, so not all of it; see docs/how-it-works.md, round 5).
-        saving: asyncio.Task[None] | None = None
+        # Two batches are scored at once, each scorer taking one batch at a time (a plugin is
+        # never called concurrently): while the pool compares one batch's penalties, the next
+        # batch is loaded and scored by the in-process scorers, so neither side waits for the
+        # other. Each batch is written while later ones are scored (SQLite releases the GIL
+        # while it steps through the rows; see docs/how-it-works.md, rounds 5 and 10).
+        table = STAGED if staged else "pair_scores"
+        locks = {name: asyncio.Lock() for name in scorers}
         cache: OrderedDict[int, AnalysedDocument] = OrderedDict()
+        scoring: deque[asyncio.Task[tuple[dict[int, AnalysedDocument], list[PairScore]]]]
+        scoring = deque()
+        saving: asyncio.Task[None] | None = None
         try:
             for start in range(0, len(pairs), SCORE_BATCH):
                 self.check_cancelled()
                 chunk = pairs[start : start + SCORE_BATCH].tolist()
-                documents = await self._cached({d for pair in chunk for d in pair}, cache)
-                batch = [ScoringPair(documents[a], documents[b]) for a, b in chunk]
-                components = [
+                scoring.append(asyncio.create_task(self._score_batch(chunk, cache, locks, weights)))
+                if len(scoring) == SCORING_AT_ONCE:
+                    saving = await self._save_when_scored(
+                        scoring.popleft(), saving, table, len(pairs)
+                    )
+            while scoring:
+                saving = await self._save_when_scored(scoring.popleft(), saving, table, len(pairs))
+        finally:  # never leave a batch or a write behind, even when cancelled or failing
+            await asyncio.gather(*scoring, return_exceptions=True)
+            if saving is not None:
+                await saving
+        if staged:
+            await self._publish_staged()
+
+    async def _score_batch(
+        self,
+        chunk: list[list[int]],
+        cache: OrderedDict[int, AnalysedDocument],
+        locks: dict[str, asyncio.Lock],
+        weights: Weights,
+    ) -> tuple[dict[int, AnalysedDocument], list[PairScore]]:
+        """Load the documents of these pairs and run every scorer on them (see `_score`)."""
+        documents = await self._cached({d for pair in chunk for d in pair}, cache)
+        batch = [ScoringPair(documents[a], documents[b]) for a, b in chunk]
+        components = []
+        for name, lock in locks.items():
+            async with lock:
+                components.append(
                     await self.pipeline.call(
                         "dupeless_score_pairs",
                         name,
@@ -319,30 +352,30 @@ class Analysis:
                         pairs=batch,
                         settings=self.settings,
                     )
-                    for name in scorers
-                ]
-                scores = score_pairs(batch, components, weights)
-                if saving is not None:
-                    await saving
-                saving = asyncio.create_task(
-                    self._save_batch(documents.values(), scores, STAGED if staged else None)
                 )
-                self.result.pairs_scored += len(scores)
-                await self.report(
-                    0.55 + 0.35 * (start + len(batch)) / len(pairs),
-                    f"Scored {start + len(batch)} of {len(pairs)} pairs",
-                )
-        finally:
-            if saving is not None:
-                await saving  # never leave a write behind, even when cancelled or failing
-        if staged:
-            await self._publish_staged()
+        return documents, score_pairs(batch, components, weights)
+
+    async def _save_when_scored(
+        self,
+        scored: asyncio.Task[tuple[dict[int, AnalysedDocument], list[PairScore]]],
+        saving: asyncio.Task[None] | None,
+        table: str,
+        total: int,
+    ) -> asyncio.Task[None]:
+        """Wait for a batch's scores and the previous write, then start writing the batch."""
+        documents, scores = await scored
+        if saving is not None:
+            await saving
+        self.result.pairs_scored += len(scores)
+        done = self.result.pairs_scored
+        await self.report(0.55 + 0.35 * done / total, f"Scored {done} of {total} pairs")
+        return asyncio.create_task(self._save_batch(documents.values(), scores, table))
 
     async def _save_batch(
-        self, documents: Iterable[AnalysedDocument], scores: list[PairScore], table: str | None
+        self, documents: Iterable[AnalysedDocument], scores: list[PairScore], table: str
     ) -> None:
         await self._save_features(documents)
-        await self._save_scores(scores, table or "pair_scores")
+        await self._save_scores(scores, table)
 
     async def _publish_staged(self) -> None:
         """Move the staged pair rows into `pair_scores` in key order, in one transaction.

@@ -309,8 +309,10 @@ def _spelled(number: str, values: list[str], dates: bool) -> str | None:
     """
     for value in values:
         for form in _date_digits(value) if dates else (value,):
-            if _distance(number, form, score_cutoff=1) <= 1 and (
-                not dates or len(number) <= len(form) or form in number
+            if (
+                -1 <= len(number) - len(form) <= 1  # one edit changes the length by one at most
+                and _distance(number, form, score_cutoff=1) <= 1
+                and (not dates or len(number) <= len(form) or form in number)
             ):
                 return value
     return None
@@ -406,9 +408,12 @@ def compare_encoded(
     return encoded
 
 
-_cache_lock = threading.Lock()
-_cache: tuple[list[ScoringPair], list[ScoringPair], list[tuple[float, orjson.Fragment]]] | None
-_cache = None
+_recent_lock = threading.Lock()
+#: The last batches' results: (the pairs list, a copy of it, the results).
+_recent: list[tuple[list[ScoringPair], list[ScoringPair], list[tuple[float, orjson.Fragment]]]]
+_recent = []
+#: Batches remembered at once (the host scores two batches at a time).
+REMEMBERED = 4
 
 
 def penalties(pairs: list[ScoringPair]) -> list[tuple[float, orjson.Fragment]]:
@@ -417,17 +422,15 @@ def penalties(pairs: list[ScoringPair]) -> list[tuple[float, orjson.Fragment]]:
     Features missing from a large batch are extracted, and a large batch compared, in the plugin
     process pool. The explanations come back as JSON (`orjson.Fragment`, which the host writes
     into the pair's explanation as it is): unpickling them as dicts cost as much as the second
-    core saved. The last batch's result is kept, so the fuzzy scorer (which needs the penalties
-    to skip hopeless pairs) and this scorer compute them once: a hit needs the very same list
-    object holding the very same pairs, and is used once.
+    core saved. The last few batches' results are kept, so the fuzzy scorer (which needs the
+    penalties to skip hopeless pairs) and this scorer compute them once: a hit needs the very
+    same list object holding the very same pairs, and is used once.
     """
-    global _cache
-    with _cache_lock:
-        cached, hit = _cache, _cache is not None and _cache[0] is pairs and _cache[1] == pairs
-        if hit:  # each batch is asked for twice at most: drop it (and its documents) now
-            _cache = None
-    if hit:
-        return cached[2]
+    with _recent_lock:
+        for index, (kept, copy, results) in enumerate(_recent):
+            if kept is pairs and copy == pairs:
+                del _recent[index]  # each batch is asked for twice at most: drop it now
+                return results
     documents = [document for pair in pairs for document in (pair.a, pair.b)]
     ensure_features(documents)
     items = [
@@ -439,14 +442,10 @@ def penalties(pairs: list[ScoringPair]) -> list[tuple[float, orjson.Fragment]]:
         for chunk in pool_map(compare_encoded, items)
         for penalty, explanation in chunk
     ]
-    _remember(pairs, results)
+    with _recent_lock:
+        _recent.append((pairs, list(pairs), results))
+        del _recent[:-REMEMBERED]
     return results
-
-
-def _remember(pairs: list[ScoringPair], results: list[tuple[float, orjson.Fragment]]) -> None:
-    global _cache
-    with _cache_lock:
-        _cache = (pairs, list(pairs), results)
 
 
 @hookimpl

@@ -4,6 +4,8 @@ third-party scorers, and the one-document check."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 from dupeless.core import analysis
@@ -11,6 +13,8 @@ from dupeless.core.analysis import Analysis
 from dupeless.core.check import check
 from dupeless.core.cli import main
 from dupeless.core.dedup_config import update_dedup
+from dupeless.core.hookspecs import hookimpl
+from dupeless.core.hookspecs.score import ScoreComponent
 from dupeless.core.pipeline import Pipeline
 from dupeless.core.store import Store
 from dupeless.core.sync import sync
@@ -250,6 +254,40 @@ async def test_third_party_scorer_from_an_entry_point_changes_results(
     assert await groups_of(store) == {}
     components = json.loads(await store.fetchval("SELECT components FROM pair_scores"))
     assert components["penalties"]["veto"] == 1.0
+
+
+class Probe:
+    """A scorer that notes how many of its calls overlap (it sleeps so that they could)."""
+
+    def __init__(self):
+        self.running = self.most = self.calls = 0
+        self.lock = threading.Lock()
+
+    @hookimpl
+    def dupeless_score_pairs(self, pairs, settings, plugin_config):
+        with self.lock:
+            self.running += 1
+            self.calls += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.02)
+        with self.lock:
+            self.running -= 1
+        return ScoreComponent(name="probe", values=[1.0 for _ in pairs])
+
+
+async def test_batches_are_scored_two_at_a_time_but_a_plugin_one_batch_at_a_time(
+    store, settings, library, monkeypatch
+):
+    monkeypatch.setattr(analysis, "SCORE_BATCH", 1)
+    texts = [LETTER, scan(LETTER), LETTER + " Seite 1", scan(LETTER) + " Seite 2"]
+    await sync(store, library(*(record(i, text) for i, text in enumerate(texts, 1))), "j")
+    probe = Probe()
+    pipeline = Pipeline(settings)
+    pipeline.register(probe, "probe", "1")
+    settings.pipeline.scorers = [*settings.pipeline.scorers, "probe"]
+    result = await analyse(store, settings, pipeline)
+    assert probe.calls == result.pairs_scored == 6 and probe.most == 1
+    assert await store.fetchval("SELECT count(*) FROM pair_scores") == 6
 
 
 async def test_check_one_document_is_idempotent(store, settings, library):

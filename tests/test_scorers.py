@@ -234,6 +234,11 @@ def test_penalties_are_computed_once_per_batch_and_equal_a_fresh_computation():
     assert template_penalty.penalties(batch) is first  # the second asker reuses the result
     assert template_penalty.penalties(batch) is not first  # ... once
     assert decoded(template_penalty.penalties(list(batch))) == decoded(first)
+    # The host scores two batches at once: the second batch must not push out the first.
+    one, other = [ScoringPair(march, april)], [ScoringPair(april, march)]
+    first, second = template_penalty.penalties(one), template_penalty.penalties(other)
+    assert template_penalty.penalties(one) is first
+    assert template_penalty.penalties(other) is second
 
 
 def decoded(results):
