@@ -30,6 +30,7 @@ async def test_required_tables_exist(store):
         "documents",
         "content",
         "signatures",
+        "document_features",
         "candidate_bands",
         "duplicate_groups",
         "group_members",
@@ -97,6 +98,19 @@ async def test_stored_features_move_out_of_the_content_row(tmp_path):
         assert [tuple(row) for row in rows] == [(7, '{"dates": []}')]
         columns = [row["name"] for row in await store.fetchall("PRAGMA table_info(content)")]
         assert "features" not in columns and "full_text" in columns
+    finally:
+        await store.close()
+
+
+async def test_stored_signatures_survive_the_move_to_ordinary_rows(tmp_path):
+    store = await Store.open(tmp_path / "old.db", migrate=False)
+    try:
+        await store.migrate(target=10)
+        await store.execute("INSERT INTO signatures VALUES ('h', 'minhash', x'0102')")
+        await store.migrate()
+        assert await store.fetchval("SELECT signature FROM signatures") == b"\x01\x02"
+        await store.execute("INSERT OR REPLACE INTO signatures VALUES ('h', 'minhash', x'03')")
+        assert await store.fetchval("SELECT count(*) FROM signatures") == 1  # still unique
     finally:
         await store.close()
 
