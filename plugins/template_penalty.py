@@ -85,14 +85,14 @@ _DATE = re.compile(
     | \b(?P<dd>\d{{1,2}})(?:\.|st|nd|rd|th)?\s*(?P<dm>{_MONTH})\.?\s+(?P<dy>\d{{4}})\b
     | \b(?P<mm>{_MONTH})\.?\s+(?P<md>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<my>\d{{4}})\b
     """,
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
 _AMOUNT = re.compile(r"(?<![\d.,])\d{1,3}(?:[.,' ]?\d{3})*[.,]\d{2}(?![\d.,]?\d)")
 _TIME = re.compile(
-    r"\b([01]?\d|2[0-3])[:.]([0-5]\d)\s*(?:uhr|h|am|pm)\b|\b([01]?\d|2[0-3]):([0-5]\d)\b", re.I
+    r"\b([01]?\d|2[0-3])[:.]([0-5]\d)\s*(?:uhr|h|am|pm)\b|\b([01]?\d|2[0-3]):([0-5]\d)\b"
 )
 # A short digit group after a space continues the number: OCR splits words (`REF-77238 34`).
-_IDENTIFIER = re.compile(r"\b[a-z]{0,5}[-/#]?\d[\da-z\-/]{3,}\b(?: \d{1,4}\b)?", re.IGNORECASE)
+_IDENTIFIER = re.compile(r"\b[a-z]{0,5}[-/#]?\d[\da-z\-/]{3,}\b(?: \d{1,4}\b)?")
 # Words of a received/scanned/paid stamp (long ones also when OCR misread one letter).
 _STAMP_WORDS = frozenset(
     {"received", "scanned", "copy", "paid"}
@@ -101,9 +101,10 @@ _STAMP_WORDS = frozenset(
 STAMP_REACH = 24  # characters before a date searched for a stamp word
 _LETTERS = re.compile(r"[^\W\d_]+")
 _DATE_GROUPS = (("iy", "im", "id"), ("ny", "nm", "nd"), ("dy", "dm", "dd"), ("my", "mm", "md"))
-_DIGITS = re.compile(r"\d+")
-_NON_DIGIT = re.compile(r"\D")
 CONTEXT = 16  # characters kept on each side of a digit: `September 30th,` fits
+# Digits, and any more digits at most 2 * CONTEXT characters further on (overlapping windows).
+_DIGIT_RUNS = re.compile(rf"\d+(?:\D{{0,{2 * CONTEXT}}}\d+)*")
+_NON_DIGIT = re.compile(r"\D")
 # OCR letters that stand for digits, when touching a digit.
 _DIGIT_LOOKALIKE = re.compile(r"[OoIl|SB](?=\d)|(?<=\d)[OoIl|SB]")
 _DIGIT_OF = str.maketrans("OoIl|SB", "0011158")
@@ -113,7 +114,9 @@ def extract_features(content: str) -> dict[str, list[str]]:
     """Canonical dates, amounts, identifiers and times of one raw text (JSON-serialisable)."""
     text = _digit_context(unicodedata.normalize("NFKC", content))
     text = _DIGIT_LOOKALIKE.sub(lambda m: m.group().translate(_DIGIT_OF), text)
-    found, text = _take(_DATE, text)
+    # Lower case once: the patterns below are written in lower case, and IGNORECASE, which
+    # folds every character on every try, made the date pattern 2.5 times slower.
+    found, text = _take(_DATE, text.lower())
     dates = {
         iso
         for match in found
@@ -154,16 +157,13 @@ def _digit_context(text: str) -> str:
     """Only the stretches of text around digits (every feature has one), one per line.
 
     Letters far from any digit cannot be part of a feature; dropping them makes the feature
-    regexes run over a fraction of the text.
+    regexes run over a fraction of the text. Each stretch is CONTEXT characters either side of
+    a run of digits that `_DIGIT_RUNS` matched as one (their windows overlap).
     """
-    spans: list[list[int]] = []
-    for match in _DIGITS.finditer(text):
-        start, end = max(match.start() - CONTEXT, 0), match.end() + CONTEXT
-        if spans and start <= spans[-1][1]:
-            spans[-1][1] = end
-        else:
-            spans.append([start, end])
-    return "\n".join(_cut(text, start, end) for start, end in spans)
+    return "\n".join(
+        _cut(text, max(match.start() - CONTEXT, 0), match.end() + CONTEXT)
+        for match in _DIGIT_RUNS.finditer(text)
+    )
 
 
 def _cut(text: str, start: int, end: int) -> str:

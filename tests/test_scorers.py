@@ -47,6 +47,9 @@ def test_extracts_english_and_german_forms():
     assert german["amounts"] == english["amounts"] == ["123456"]
     assert german["identifiers"] == english["identifiers"] == ["202488123"]
     assert extract_features("Termin um 14:30 Uhr")["times"] == ["14:30"]
+    shouted = extract_features("RECHNUNG REF-88123 VOM 3. MÄRZ 2024 UM 9.15 UHR, MARCH 4TH, 2024")
+    assert shouted["dates"] == ["2024-03-03", "2024-03-04"] and shouted["times"] == ["09:15"]
+    assert shouted["identifiers"] == ["88123"]
 
 
 def test_ocr_lookalikes_next_to_digits_are_read_as_digits():
