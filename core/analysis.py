@@ -17,7 +17,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
@@ -51,6 +51,15 @@ _NO_PAIRS = f"SELECT {PAIR_COLUMNS} FROM pair_scores WHERE 0"
 ALGORITHM_VERSION = "1"
 
 Progress = Callable[[float, str], Awaitable[None]]
+
+
+class Normalised(NamedTuple):
+    """A document's normalised text as the normalise stage stores it and hands it on."""
+
+    text: str
+    words: int
+    content_hash: str
+    document_id: int
 
 
 @define
@@ -119,13 +128,8 @@ class Analysis:
             await self.report(1.0, "Nothing to analyse")
             return self.result
 
-        await self.report(0.02, f"Normalising {len(ids)} documents")
-        with self.pipeline.monitor("stage", "normalise", self.pipeline.provider("normalise")):
-            await self._normalise(ids)
-        self.check_cancelled()
-        await self.report(0.25, "Computing signatures")
-        with self.pipeline.monitor("stage", "signature", self.pipeline.provider("signature")):
-            signed = await self._sign(ids)
+        await self.report(0.02, f"Normalising and signing {len(ids)} documents")
+        signed = await self._normalise_and_sign(ids)
         self.check_cancelled()
         await self.report(0.45, "Finding candidates")
         with self.pipeline.monitor("stage", "candidate", self.pipeline.provider("candidate")):
@@ -153,9 +157,38 @@ class Analysis:
 
     # -- normalise ------------------------------------------------------------------------------
 
-    async def _normalise(self, ids: list[int]) -> None:
+    async def _normalise_and_sign(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """Run the normalise and signature stages side by side, chunk by chunk.
+
+        The signature stage takes each chunk's normalised texts as the normalise stage hands
+        them over (not read back from the store), so while one stage's plugin works in the
+        process pool, the other's reads and writes run beside it.
+        """
+        handed: asyncio.Queue[list[Normalised] | None] = asyncio.Queue(2)
+
+        async def normalise() -> None:
+            with self.pipeline.monitor("stage", "normalise", self.pipeline.provider("normalise")):
+                await self._normalise(ids, handed)
+
+        async def sign() -> dict[int, np.ndarray]:
+            with self.pipeline.monitor("stage", "signature", self.pipeline.provider("signature")):
+                return await self._sign(handed)
+
+        try:
+            async with asyncio.TaskGroup() as stages:  # one failing stops the other
+                stages.create_task(normalise())
+                signing = stages.create_task(sign())
+        except BaseExceptionGroup as failed:  # raise the stage's own error, as a lone stage would
+            raise failed.exceptions[0] from None
+        return signing.result()
+
+    async def _normalise(
+        self, ids: list[int], handed: asyncio.Queue[list[Normalised] | None]
+    ) -> None:
+        """Normalise and store each chunk, then hand its rows on; None says there are no more."""
         provider = self.pipeline.provider("normalise")
         for chunk in _chunks(ids, BATCH):
+            self.check_cancelled()
             rows = await self.store.fetchall(
                 "SELECT document_id, full_text FROM content"
                 f" WHERE document_id IN ({_marks(chunk)})",
@@ -166,7 +199,7 @@ class Analysis:
                 "dupeless_normalise", provider, offload=True, texts=texts
             )
             updates = [
-                (text, len(text.split()), _content_hash(text), row["document_id"])
+                Normalised(text, len(text.split()), _content_hash(text), row["document_id"])
                 for row, text in zip(rows, normalised, strict=True)
             ]
             async with self.store.transaction() as conn:
@@ -175,14 +208,17 @@ class Analysis:
                     " WHERE document_id = ?",
                     updates,
                 )
+            await handed.put(updates)
+        await handed.put(None)
 
     # -- signature ------------------------------------------------------------------------------
 
     def _params(self) -> SignatureParams:
         return SignatureParams(self.dedup.num_permutations, self.dedup.ngram_size)
 
-    async def _sign(self, ids: list[int]) -> dict[int, np.ndarray]:
-        """Signatures of the documents with enough words, reusing stored ones by content hash."""
+    async def _sign(self, handed: asyncio.Queue[list[Normalised] | None]) -> dict[int, np.ndarray]:
+        """Signatures of the handed documents with enough words, reusing stored ones by content
+        hash."""
         provider = self.pipeline.provider("signature")
         key = (
             await self.pipeline.call(
@@ -190,18 +226,24 @@ class Analysis:
             )
         ).key
         signed: dict[int, np.ndarray] = {}
-        for chunk in _chunks(ids, BATCH):
-            rows = await self.store.fetchall(
-                "SELECT c.document_id, c.normalized_text, c.content_hash, s.signature"
-                " FROM content c LEFT JOIN signatures s"
-                " ON s.content_hash = c.content_hash AND s.algorithm = ?"
-                f" WHERE c.document_id IN ({_marks(chunk)}) AND c.word_count >= ?",
-                [key, *chunk, self.dedup.min_words],
+        while (chunk := await handed.get()) is not None:
+            rows = [row for row in chunk if row.words >= self.dedup.min_words]
+            hashes = sorted({row.content_hash for row in rows})
+            stored = dict(
+                await self.store.fetchall(
+                    "SELECT content_hash, signature FROM signatures"
+                    f" WHERE algorithm = ? AND content_hash IN ({_marks(hashes)})",
+                    [key, *hashes],
+                )
+                if hashes
+                else []
             )
-            missing = [row for row in rows if row["signature"] is None]
+            missing = [row for row in rows if row.content_hash not in stored]
             for row in rows:
-                if row["signature"] is not None:
-                    signed[row["document_id"]] = np.frombuffer(row["signature"], dtype=np.int64)
+                if row.content_hash in stored:
+                    signed[row.document_id] = np.frombuffer(
+                        stored[row.content_hash], dtype=np.int64
+                    )
             self.result.signatures_reused += len(rows) - len(missing)
             if not missing:
                 continue
@@ -209,18 +251,18 @@ class Analysis:
                 "dupeless_signatures",
                 provider,
                 offload=True,
-                texts=[row["normalized_text"] for row in missing],
+                texts=[row.text for row in missing],
                 params=self._params(),
             )
             values = np.asarray(computed.values, dtype=np.int64)
             for row, signature in zip(missing, values, strict=True):
-                signed[row["document_id"]] = signature
+                signed[row.document_id] = signature
             async with self.store.transaction() as conn:
                 await conn.executemany(
                     "INSERT OR REPLACE INTO signatures (content_hash, algorithm, signature)"
                     " VALUES (?, ?, ?)",
                     [
-                        (row["content_hash"], key, sig.tobytes())
+                        (row.content_hash, key, sig.tobytes())
                         for row, sig in zip(missing, values, strict=True)
                     ],
                 )

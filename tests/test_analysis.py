@@ -7,6 +7,7 @@ import json
 import threading
 import time
 
+import numpy as np
 import pytest
 from dupeless.core import analysis
 from dupeless.core.analysis import Analysis
@@ -15,6 +16,7 @@ from dupeless.core.cli import main
 from dupeless.core.dedup_config import update_dedup
 from dupeless.core.hookspecs import hookimpl
 from dupeless.core.hookspecs.score import ScoreComponent
+from dupeless.core.hookspecs.signature import Signatures
 from dupeless.core.pipeline import Pipeline
 from dupeless.core.store import Store
 from dupeless.core.sync import sync
@@ -288,6 +290,44 @@ async def test_batches_are_scored_two_at_a_time_but_a_plugin_one_batch_at_a_time
     result = await analyse(store, settings, pipeline)
     assert probe.calls == result.pairs_scored == 6 and probe.most == 1
     assert await store.fetchval("SELECT count(*) FROM pair_scores") == 6
+
+
+class Failing:
+    """A normaliser or signature plugin that fails on its second batch."""
+
+    def __init__(self):
+        self.batches = 0
+
+    def fail_later(self):
+        self.batches += 1
+        if self.batches == 2:
+            raise RuntimeError("plugin broke")
+
+    @hookimpl
+    def dupeless_normalise(self, texts):
+        self.fail_later()
+        return [text.lower() for text in texts]
+
+    @hookimpl
+    def dupeless_signatures(self, texts, params):
+        if texts:  # an empty call only asks for the key
+            self.fail_later()
+        return Signatures(key="failing", values=np.zeros((len(texts), params.num_permutations)))
+
+
+@pytest.mark.parametrize("stage", ["normalise", "signature"])
+async def test_a_failing_stage_raises_its_own_error_and_leaves_documents_pending(
+    store, settings, library, monkeypatch, stage
+):
+    monkeypatch.setattr(analysis, "BATCH", 1)
+    await sync(store, library(*(record(i, f"{LETTER} Blatt {i}") for i in range(1, 5))), "j")
+    pipeline = Pipeline(settings)
+    pipeline.register(Failing(), "failing", "1")
+    setattr(settings.pipeline, stage, "failing")
+    with pytest.raises(RuntimeError, match="plugin broke"):
+        await analyse(store, settings, pipeline)
+    pending = "SELECT count(*) FROM documents WHERE processing_status = 'pending'"
+    assert await store.fetchval(pending) == 4
 
 
 async def test_check_one_document_is_idempotent(store, settings, library):
