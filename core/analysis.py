@@ -280,11 +280,18 @@ class Analysis:
         matrix = np.stack([signed[i] for i in order]) if order else np.empty((0, 0))
         # Point the entries at the matrix rows, so the signatures are held once, not twice.
         signed.update(zip(order, matrix, strict=True))
-        await index.add(order, matrix)
-        found = [np.asarray(sorted(await self._exact_candidates(ids)), dtype=np.int64)]
         if self.result.full:
-            found.append(await index.pairs(order, matrix))
+            # A full run finds its pairs in memory, not through the index, so the index is
+            # written meanwhile.
+            adding = asyncio.create_task(index.add(order, matrix))
+            try:
+                found = [np.asarray(sorted(await self._exact_candidates(ids)), dtype=np.int64)]
+                found.append(await index.pairs(order, matrix))
+            finally:
+                await adding
         else:
+            await index.add(order, matrix)
+            found = [np.asarray(sorted(await self._exact_candidates(ids)), dtype=np.int64)]
             near = {
                 (min(document, other), max(document, other))
                 for document in order

@@ -21,6 +21,7 @@ document at a time.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -234,12 +235,21 @@ class LshIndex:
         return estimated_jaccard(np.frombuffer(stored, dtype="<u2"), own) >= self.min_jaccard
 
     async def pairs(self, document_ids: list[int], signatures: np.ndarray) -> np.ndarray:
-        """Every verified candidate pair among these documents (a full run), found in memory."""
+        """Every verified candidate pair among these documents (a full run), found in memory,
+        in a thread (seconds of numpy at 100k documents, while the host writes the index)."""
         if not document_ids:
             return np.empty((0, 2), dtype=np.int64)
-        ids = np.asarray(document_ids, dtype=np.int64)
-        found = candidate_pairs(band_hashes(signatures, self.num_bands), ids)
-        return verified(found, ids, signatures, self.min_jaccard)
+        return await asyncio.to_thread(
+            _verified_pairs, document_ids, signatures, self.num_bands, self.min_jaccard
+        )
+
+
+def _verified_pairs(
+    document_ids: list[int], signatures: np.ndarray, num_bands: int, min_jaccard: float
+) -> np.ndarray:
+    ids = np.asarray(document_ids, dtype=np.int64)
+    found = candidate_pairs(band_hashes(signatures, num_bands), ids)
+    return verified(found, ids, signatures, min_jaccard)
 
 
 async def _delete(conn: Any, document_ids: list[int]) -> None:
