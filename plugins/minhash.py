@@ -180,7 +180,12 @@ def one_permutation_minhash(
     hashes: np.ndarray, owner: np.ndarray, num_texts: int, num_bins: int
 ) -> np.ndarray:
     """Densified one-permutation MinHash: a (num_texts x num_bins) int64 matrix."""
-    bins = ((hashes >> _BIN_SHIFT) % np.uint64(num_bins)).astype(np.int64)
+    high = hashes >> _BIN_SHIFT
+    # A power of two (the usual case) takes a mask: uint64 division is three times slower.
+    if num_bins & (num_bins - 1):
+        bins = (high % np.uint64(num_bins)).astype(np.int64)
+    else:
+        bins = (high & np.uint64(num_bins - 1)).astype(np.int64)
     values = (hashes & _LOW32).astype(np.int64)
     flat = np.full(num_texts * num_bins, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(flat, owner * num_bins + bins, values)

@@ -32,10 +32,12 @@ def test_shape_determinism_and_key():
     assert signature_key(256, Shingling("word", 3, False)) != signature_key(256)
 
 
-def test_estimate_tracks_exact_jaccard():
+@pytest.mark.parametrize("permutations", [256, 200])  # bins by mask, and by division
+def test_estimate_tracks_exact_jaccard(permutations):
     half = " ".join(TEXT.split()[: len(TEXT.split()) // 2])
     exact = exact_jaccard(shingle_set(TEXT), shingle_set(half))
-    values = signatures([TEXT, half], 256).values
+    values = signatures([TEXT, half], permutations).values
+    assert values.shape == (2, permutations) and (values[0] >= 0).all()
     assert abs(float(estimated_jaccard(values[0], values[1])) - exact) < 0.1
     assert float(estimated_jaccard(values[0], values[0])) == 1.0
 
