@@ -51,6 +51,8 @@ _NO_PAIRS = f"SELECT {PAIR_COLUMNS} FROM pair_scores WHERE 0"
 ALGORITHM_VERSION = "1"
 
 Progress = Callable[[float, str], Awaitable[None]]
+#: A scored batch: its documents (their features are saved with the scores) and its scores.
+Scored = tuple[dict[int, AnalysedDocument], list[PairScore]]
 
 
 class Normalised(NamedTuple):
@@ -280,25 +282,25 @@ class Analysis:
         matrix = np.stack([signed[i] for i in order]) if order else np.empty((0, 0))
         # Point the entries at the matrix rows, so the signatures are held once, not twice.
         signed.update(zip(order, matrix, strict=True))
-        if self.result.full:
-            # A full run finds its pairs in memory, not through the index, so the index is
-            # written meanwhile.
-            adding = asyncio.create_task(index.add(order, matrix))
-            try:
-                found = [np.asarray(sorted(await self._exact_candidates(ids)), dtype=np.int64)]
-                found.append(await index.pairs(order, matrix))
-            finally:
+        # A full run finds its pairs in memory, not through the index, so the index is written
+        # meanwhile; a query must find the other documents of its run, so it waits.
+        adding = asyncio.create_task(index.add(order, matrix))
+        try:
+            if not self.result.full:
                 await adding
-        else:
-            await index.add(order, matrix)
             found = [np.asarray(sorted(await self._exact_candidates(ids)), dtype=np.int64)]
-            near = {
-                (min(document, other), max(document, other))
-                for document in order
-                for other in await index.query(signed[document])
-                if other != document
-            }
-            found.append(np.asarray(sorted(near), dtype=np.int64))
+            if self.result.full:
+                found.append(await index.pairs(order, matrix))
+            else:
+                near = {
+                    (min(document, other), max(document, other))
+                    for document in order
+                    for other in await index.query(signed[document])
+                    if other != document
+                }
+                found.append(np.asarray(sorted(near), dtype=np.int64))
+        finally:
+            await adding
         found = [part.reshape(-1, 2) for part in found]
         pairs = np.unique(np.concatenate(found), axis=0)
         self.result.candidate_pairs = len(pairs)
@@ -359,8 +361,7 @@ class Analysis:
         table = STAGED if staged else "pair_scores"
         locks = {name: asyncio.Lock() for name in scorers}
         cache: OrderedDict[int, AnalysedDocument] = OrderedDict()
-        scoring: deque[asyncio.Task[tuple[dict[int, AnalysedDocument], list[PairScore]]]]
-        scoring = deque()
+        scoring: deque[asyncio.Task[Scored]] = deque()
         saving: asyncio.Task[None] | None = None
         try:
             for start in range(0, len(pairs), SCORE_BATCH):
@@ -386,7 +387,7 @@ class Analysis:
         cache: OrderedDict[int, AnalysedDocument],
         locks: dict[str, asyncio.Lock],
         weights: Weights,
-    ) -> tuple[dict[int, AnalysedDocument], list[PairScore]]:
+    ) -> Scored:
         """Load the documents of these pairs and run every scorer on them (see `_score`)."""
         documents = await self._cached({d for pair in chunk for d in pair}, cache)
         batch = [ScoringPair(documents[a], documents[b]) for a, b in chunk]
@@ -406,7 +407,7 @@ class Analysis:
 
     async def _save_when_scored(
         self,
-        scored: asyncio.Task[tuple[dict[int, AnalysedDocument], list[PairScore]]],
+        scored: asyncio.Task[Scored],
         saving: asyncio.Task[None] | None,
         table: str,
         total: int,
