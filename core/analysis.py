@@ -174,7 +174,7 @@ class Analysis:
 
         async def sign() -> dict[int, np.ndarray]:
             with self.pipeline.monitor("stage", "signature", self.pipeline.provider("signature")):
-                return await self._sign(handed)
+                return await self._sign(handed, len(ids))
 
         try:
             async with asyncio.TaskGroup() as stages:  # one failing stops the other
@@ -218,9 +218,11 @@ class Analysis:
     def _params(self) -> SignatureParams:
         return SignatureParams(self.dedup.num_permutations, self.dedup.ngram_size)
 
-    async def _sign(self, handed: asyncio.Queue[list[Normalised] | None]) -> dict[int, np.ndarray]:
+    async def _sign(
+        self, handed: asyncio.Queue[list[Normalised] | None], total: int
+    ) -> dict[int, np.ndarray]:
         """Signatures of the handed documents with enough words, reusing stored ones by content
-        hash."""
+        hash; progress is reported per chunk (`total` documents in all)."""
         provider = self.pipeline.provider("signature")
         key = (
             await self.pipeline.call(
@@ -228,7 +230,10 @@ class Analysis:
             )
         ).key
         signed: dict[int, np.ndarray] = {}
+        done = 0
         while (chunk := await handed.get()) is not None:
+            done += len(chunk)
+            await self.report(0.02 + 0.43 * done / total, f"Normalised {done} of {total} documents")
             rows = [row for row in chunk if row.words >= self.dedup.min_words]
             hashes = sorted({row.content_hash for row in rows})
             stored = dict(

@@ -292,6 +292,20 @@ async def test_batches_are_scored_two_at_a_time_but_a_plugin_one_batch_at_a_time
     assert await store.fetchval("SELECT count(*) FROM pair_scores") == 6
 
 
+async def test_progress_rises_chunk_by_chunk(store, settings, library, monkeypatch):
+    monkeypatch.setattr(analysis, "BATCH", 1)
+    await sync(store, library(*(record(i, f"{LETTER} Blatt {i}") for i in range(1, 4))), "j")
+    reports = []
+
+    async def progress(fraction, message):
+        reports.append((fraction, message))
+
+    await Analysis(store, Pipeline(settings), settings.dedup, progress=progress).run()
+    fractions = [fraction for fraction, _ in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert (0.02 + 0.43 * 2 / 3, "Normalised 2 of 3 documents") in reports
+
+
 class Failing:
     """A normaliser or signature plugin that fails on its second batch."""
 

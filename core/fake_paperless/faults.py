@@ -126,7 +126,11 @@ class FaultInjector:
             await asyncio.sleep(fault.delay)
         if fault.drop:
             # Promise a body, then return without it: uvicorn closes the connection and the
-            # client sees the peer hang up mid-response.
+            # client sees the peer hang up mid-response. The request body is read first, as the
+            # real server would have: closing a socket with unread data sends a reset, and the
+            # client would sometimes see a ReadError instead.
+            while (await receive()).get("more_body"):
+                pass
             headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             return
