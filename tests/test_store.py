@@ -65,35 +65,33 @@ async def test_upgrade_from_every_earlier_version(tmp_path, start):
         await fresh.close()
 
 
-async def test_a_changed_feature_extraction_drops_stored_features(tmp_path):
+async def upgraded_with_features(tmp_path, version, features):
+    """A store built up to `version`, holding document 7 with stored `features`, then upgraded."""
     store = await Store.open(tmp_path / "old.db", migrate=False)
+    await store.migrate(target=version)
+    await store.execute(
+        "INSERT INTO documents (id, title, fingerprint, synced_at) VALUES (7, 'x', 'f', 'now')"
+    )
+    await store.execute(
+        "INSERT INTO content (document_id, full_text, normalized_text, word_count,"
+        " content_hash, features) VALUES (7, 'x', 'x', 1, 'h', ?)",
+        (features,),
+    )
+    await store.migrate()
+    return store
+
+
+async def test_a_changed_feature_extraction_drops_stored_features(tmp_path):
+    store = await upgraded_with_features(tmp_path, 8, "{}")
     try:
-        await store.migrate(target=8)
-        await store.execute(
-            "INSERT INTO documents (id, title, fingerprint, synced_at) VALUES (7, 'x', 'f', 'now')"
-        )
-        await store.execute(
-            "INSERT INTO content (document_id, full_text, normalized_text, word_count,"
-            " content_hash, features) VALUES (7, 'x', 'x', 1, 'h', '{}')"
-        )
-        await store.migrate()
         assert await store.fetchval("SELECT count(*) FROM document_features") == 0
     finally:
         await store.close()
 
 
 async def test_stored_features_move_out_of_the_content_row(tmp_path):
-    store = await Store.open(tmp_path / "old.db", migrate=False)
+    store = await upgraded_with_features(tmp_path, 9, '{"dates": []}')
     try:
-        await store.migrate(target=9)
-        await store.execute(
-            "INSERT INTO documents (id, title, fingerprint, synced_at) VALUES (7, 'x', 'f', 'now')"
-        )
-        await store.execute(
-            "INSERT INTO content (document_id, full_text, normalized_text, word_count,"
-            """ content_hash, features) VALUES (7, 'x', 'x', 1, 'h', '{"dates": []}')"""
-        )
-        await store.migrate()
         rows = await store.fetchall("SELECT * FROM document_features")
         assert [tuple(row) for row in rows] == [(7, '{"dates": []}')]
         columns = [row["name"] for row in await store.fetchall("PRAGMA table_info(content)")]
