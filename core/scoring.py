@@ -171,12 +171,8 @@ def to_json(value: Any) -> str:
 def encode_components(score: PairScore) -> dict[str, Any]:
     """What `pair_scores.components` stores for a pair:
     `{"similarities": {name: value}, "penalties": {name: value}, "exact": bool}`, NaN ("the
-    scorer had nothing to compare") as null, since JSON has no NaN."""
-    return {
-        "similarities": without_nan(score.similarities),
-        "penalties": without_nan(score.penalties),
-        "exact": score.exact,
-    }
+    scorer had nothing to compare") as null, since JSON has no NaN (`to_json` writes it so)."""
+    return {"similarities": score.similarities, "penalties": score.penalties, "exact": score.exact}
 
 
 def decode_pair(row: Mapping[str, Any]) -> PairScore:
@@ -192,10 +188,6 @@ def decode_pair(row: Mapping[str, Any]) -> PairScore:
         exact=bool(components.get("exact")),
         explanations=orjson.loads(explanation),
     )
-
-
-def without_nan(values: Mapping[str, float]) -> dict[str, float | None]:
-    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}
 
 
 def _with_nan(values: Mapping[str, float | None]) -> dict[str, float]:

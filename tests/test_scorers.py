@@ -276,3 +276,15 @@ def test_stored_json_keeps_what_json_dumps_kept():
     out as plain JSON, the way `json.dumps(default=str)` wrote them."""
     value = {"nan": math.nan, "np": np.float64(0.25), "day": date(2024, 3, 1), 7: ("a", 1)}
     assert to_json(value) == '{"nan":null,"np":0.25,"day":"2024-03-01","7":["a",1]}'
+
+
+def test_a_component_without_a_value_is_stored_as_null_and_read_back_as_nan():
+    from dupeless.core.models import PairScore
+    from dupeless.core.scoring import decode_pair, encode_components
+
+    score = PairScore(1, 2, 0.8, {"jaccard": 0.9, "metadata": math.nan}, {"veto": 0.0}, False, {})
+    stored = to_json(encode_components(score))
+    assert '"metadata":null' in stored
+    row = {"document_a": 1, "document_b": 2, "confidence": 0.8, "components": stored}
+    back = decode_pair(row)
+    assert back.similarities["jaccard"] == 0.9 and math.isnan(back.similarities["metadata"])
