@@ -33,6 +33,8 @@ CHECKPOINT_BYTES = 4 * 1024 * 1024
 #: A checkpoint waits until no commit came for this long (seconds), but no longer than the max.
 CHECKPOINT_QUIET = 0.25
 CHECKPOINT_MAX_DELAY = 5.0
+#: Size the log file is cut back to once a checkpoint has emptied it.
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -241,6 +243,8 @@ async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
     # 64 MiB of page cache (the default is 2 MiB): large analyses and sorts stay off the disk.
     await _run(conn, "PRAGMA cache_size = -65536")
     await _run(conn, "PRAGMA foreign_keys = ON")
+    # A 100k analysis (its pair rows published in one transaction) left a 2 GB log file behind.
+    await _run(conn, f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
     await _run(conn, f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     return conn
 

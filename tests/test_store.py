@@ -22,6 +22,7 @@ async def test_pragmas(store):
     assert await store.fetchval("PRAGMA journal_mode") == "wal"
     assert await store.fetchval("PRAGMA foreign_keys") == 1
     assert await store.fetchval("PRAGMA busy_timeout") == 5000
+    assert await store.fetchval("PRAGMA journal_size_limit") == 64 * 1024 * 1024
     assert await store.schema_version() == latest_version()
 
 
@@ -221,6 +222,22 @@ async def test_large_writes_are_checkpointed_in_the_background_once_the_writer_p
     uri = f"file:{store.path}?mode=ro&immutable=1"
     with closing(sqlite3.connect(uri, uri=True)) as plain:
         assert plain.execute("SELECT COUNT(*) FROM app_config").fetchone()[0] >= 60
+
+
+async def test_the_log_file_is_cut_back_once_checkpointed(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "JOURNAL_SIZE_LIMIT", 256 * 1024)
+    monkeypatch.setattr(store_module, "CHECKPOINT_QUIET", 0.05)
+    store = await Store.open(tmp_path / "cut.db")
+    try:
+        log = tmp_path / "cut.db-wal"
+        await write_log(store)  # ~6 MB of log
+        grown = log.stat().st_size
+        await asyncio.sleep(0.1)
+        await store._checkpoint
+        await write_log(store, rows=1, prefix="after-")  # the next write starts the log afresh
+        assert grown > 4 * 1024 * 1024 and log.stat().st_size <= 512 * 1024
+    finally:
+        await store.close()
 
 
 async def test_a_writer_that_never_pauses_still_gets_its_checkpoints(store, monkeypatch):
