@@ -156,7 +156,7 @@ def _coerce(schema: Schema, text: str) -> Any:
 async def parse_body(request: Request, body: Body) -> Any:
     """The validated JSON body, or None when it is optional and absent."""
     raw = await request.body()
-    if not raw.strip():
+    if not raw:  # absent; whitespace alone is a body, and not valid JSON
         if body.required:
             raise invalid("body", "a JSON body is required")
         return None

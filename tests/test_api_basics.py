@@ -118,6 +118,13 @@ async def test_malformed_json_is_validation_failed(api, body):
     assert fields(response) == {"body"}
 
 
+async def test_an_optional_body_may_be_absent_but_not_blank(api):
+    headers = {"Content-Type": "application/json"}
+    response = await api.post("/api/v1/analysis", content=b" ", headers=headers)
+    assert fields(response) == {"body"}
+    assert (await api.post("/api/v1/analysis", content=b"", headers=headers)).status_code == 202
+
+
 async def test_a_body_must_be_json(api):
     response = await api.put(
         "/api/v1/config/dedup", content=b"numBands=8", headers={"Content-Type": "text/plain"}
