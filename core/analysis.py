@@ -102,6 +102,8 @@ class Analysis:
         self.check_cancelled = check_cancelled
         self.result = AnalysisResult()
         self._stored_features: dict[int, bool] = {}
+        self._key: str | None = None
+        self._loading = asyncio.Lock()
 
     async def run(
         self, *, force: bool = False, document_ids: Iterable[int] | None = None
@@ -218,17 +220,26 @@ class Analysis:
     def _params(self) -> SignatureParams:
         return SignatureParams(self.dedup.num_permutations, self.dedup.ngram_size)
 
+    async def _signature_key(self) -> str:
+        """The key stored signatures are filed under, asked of the signature plugin once per run
+        (an empty batch; every score batch's document load needs it)."""
+        if self._key is None:
+            signatures = await self.pipeline.call(
+                "dupeless_signatures",
+                self.pipeline.provider("signature"),
+                texts=[],
+                params=self._params(),
+            )
+            self._key = signatures.key
+        return self._key
+
     async def _sign(
         self, handed: asyncio.Queue[list[Normalised] | None], total: int
     ) -> dict[int, np.ndarray]:
         """Signatures of the handed documents with enough words, reusing stored ones by content
         hash; progress is reported per chunk (`total` documents in all)."""
         provider = self.pipeline.provider("signature")
-        key = (
-            await self.pipeline.call(
-                "dupeless_signatures", provider, texts=[], params=self._params()
-            )
-        ).key
+        key = await self._signature_key()
         signed: dict[int, np.ndarray] = {}
         done = 0
         while (chunk := await handed.get()) is not None:
@@ -452,8 +463,10 @@ class Analysis:
     ) -> dict[int, AnalysedDocument]:
         """`load_documents`, reading only those not in `cache` (least recently used first out,
         at most CACHED_DOCUMENTS): a document of a template series has candidates in many
-        batches, and was read about four times without it."""
-        cache.update(await self.load_documents(ids.difference(cache)))
+        batches, and was read about four times without it. Two batches in flight load one
+        after the other, so a document they share is read, and its features extracted, once."""
+        async with self._loading:
+            cache.update(await self.load_documents(ids.difference(cache)))
         for document_id in ids:
             cache.move_to_end(document_id)
         while len(cache) > max(CACHED_DOCUMENTS, len(ids)):
@@ -462,14 +475,7 @@ class Analysis:
 
     async def load_documents(self, ids: Iterable[int]) -> dict[int, AnalysedDocument]:
         """The analysed view of documents, with their stored signatures."""
-        key = (
-            await self.pipeline.call(
-                "dupeless_signatures",
-                self.pipeline.provider("signature"),
-                texts=[],
-                params=self._params(),
-            )
-        ).key
+        key = await self._signature_key()
         documents: dict[int, AnalysedDocument] = {}
         for chunk in _chunks(sorted(ids), BATCH):
             rows = await self.store.fetchall(

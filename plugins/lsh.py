@@ -247,6 +247,7 @@ class LshIndex:
 def _verified_pairs(
     document_ids: list[int], signatures: np.ndarray, num_bands: int, min_jaccard: float
 ) -> np.ndarray:
+    """`LshIndex.pairs`' numpy work: banded candidates, then the Jaccard-estimate check."""
     ids = np.asarray(document_ids, dtype=np.int64)
     found = candidate_pairs(band_hashes(signatures, num_bands), ids)
     return verified(found, ids, signatures, min_jaccard)
