@@ -1,5 +1,6 @@
 import itertools
 import math
+import random
 from datetime import date
 
 import attrs
@@ -14,7 +15,14 @@ from dupeless.core.scoring import Weights, combine, rescore, score_pairs, to_jso
 from dupeless.plugins import fuzzy, jaccard, metadata_scorer
 from dupeless.plugins.minhash import char_agreement, signatures
 from dupeless.plugins.ocr_normaliser import content_hash, normalise
-from dupeless.plugins.template_penalty import compare, extract_features
+from dupeless.plugins.template_penalty import (
+    CDIST_MIN,
+    _edit_matrix,
+    _edits,
+    _neighbourhoods,
+    compare,
+    extract_features,
+)
 
 BOILERPLATE = " ".join(
     f"Clause {i}: the customer pays the amount shown within fourteen days of receipt."
@@ -142,6 +150,38 @@ def test_an_amount_that_lost_its_decimal_point_or_leading_digits_still_matches()
     assert penalty < 0.05
     sibling = {"dates": ["2024-01-24"], "identifiers": ["479946"], "amounts": ["21165", "93120"]}
     assert compare(a, sibling)[1]["differing"]["amounts"] == {"a": ["84660"], "b": ["93120"]}
+
+
+def test_strings_one_edit_apart_share_a_one_deletion_neighbour():
+    """The set test `compare` uses to skip the edit distances never misses a one-edit pair."""
+    rng = random.Random(3)
+    digits = "0123456789"
+    for _ in range(3000):
+        x = "".join(rng.choice(digits) for _ in range(rng.randint(3, 12)))
+        at = rng.randrange(len(x))
+        y = rng.choice(
+            [
+                x[:at] + rng.choice(digits) + x[at + 1 :],
+                x[:at] + rng.choice(digits) + x[at:],
+                x[:at] + x[at + 1 :],
+            ]
+        )
+        assert not _neighbourhoods([x]).isdisjoint(_neighbourhoods([y])), (x, y)
+    assert _neighbourhoods(["12345"]).isdisjoint(_neighbourhoods(["12399"]))  # two edits
+
+
+def test_large_leftover_matrices_get_the_same_edit_distances():
+    """The one-call path for many leftover values agrees with the value-by-value rule,
+    containment included (`738` ends `54738`; `838126` is inside `83812680`)."""
+    rng = random.Random(5)
+    for _ in range(300):
+        values = ["".join(rng.choice("0123") for _ in range(rng.randint(3, 8))) for _ in range(14)]
+        values += ["738", "54738", "838126", "83812680"]
+        rng.shuffle(values)
+        left = sorted(set(values[:7]))  # leftovers: no value is on both sides
+        right = sorted(set(values[7:15]) - set(left))
+        expected = [_edits(x, y) for x in left for y in right]
+        assert len(expected) >= CDIST_MIN and _edit_matrix(left, right) == expected
 
 
 def test_fuzzy_and_jaccard_on_identical_and_unrelated_texts():
