@@ -104,6 +104,8 @@ class Analysis:
         self._stored_features: dict[int, bool] = {}
         self._key: str | None = None
         self._loading = asyncio.Lock()
+        #: The candidate index being written (a full run scores meanwhile; see `_candidates`).
+        self._indexing: asyncio.Task[None] | None = None
 
     async def run(
         self, *, force: bool = False, document_ids: Iterable[int] | None = None
@@ -141,8 +143,12 @@ class Analysis:
         del signed  # 200 MB at 100k documents; scoring reads signatures batch by batch
         self.check_cancelled()
         await self.report(0.55, f"Scoring {len(pairs)} candidate pairs")
-        with self.pipeline.monitor("stage", "score", None):
-            await self._score(ids, pairs)
+        try:
+            with self.pipeline.monitor("stage", "score", None):
+                await self._score(ids, pairs)
+        finally:
+            if self._indexing is not None:
+                await self._indexing
         self.check_cancelled()
         await self.report(0.9, "Grouping")
         with self.pipeline.monitor("stage", "group", None):
@@ -299,7 +305,8 @@ class Analysis:
         # Point the entries at the matrix rows, so the signatures are held once, not twice.
         signed.update(zip(order, matrix, strict=True))
         # A full run finds its pairs in memory, not through the index, so the index is written
-        # meanwhile; a query must find the other documents of its run, so it waits.
+        # meanwhile, and on while the pairs are scored (`_run` waits for it before grouping);
+        # a query must find the other documents of its run, so it waits.
         adding = asyncio.create_task(index.add(order, matrix))
         try:
             if not self.result.full:
@@ -315,8 +322,10 @@ class Analysis:
                     if other != document
                 }
                 found.append(np.asarray(sorted(near), dtype=np.int64))
-        finally:
-            await adding
+        except BaseException:
+            await asyncio.gather(adding, return_exceptions=True)
+            raise
+        self._indexing = adding
         found = [part.reshape(-1, 2) for part in found]
         pairs = np.unique(np.concatenate(found), axis=0)
         self.result.candidate_pairs = len(pairs)
@@ -354,21 +363,13 @@ class Analysis:
         Documents are loaded batch by batch, so memory stays bounded however many pairs a large
         library has; scores go straight to the store.
         """
-        async with self.store.transaction() as conn:
-            for chunk in _chunks(ids, BATCH):
-                marks = _marks(chunk)
-                await conn.execute(
-                    f"DELETE FROM pair_scores WHERE document_a IN ({marks})"
-                    f" OR document_b IN ({marks})",
-                    [*chunk, *chunk],
-                )
         weights = weights_for(self.settings, self.dedup)
         scorers = self.pipeline.scorers()
         pairs = _by_component(pairs)
         staged = len(pairs) > SCORE_BATCH
-        if staged:  # a failed or cancelled run may have left rows: they are not published
-            await self.store.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} AS {_NO_PAIRS}")
-            await self.store.execute(f"DELETE FROM {STAGED}")
+        # The old pairs of the analysed documents go in the transaction that publishes the new
+        # ones (`_publish_staged`), or, with one batch at most, before it is written.
+        saving = asyncio.create_task(self._stage() if staged else self._delete_pairs(ids))
         # Two batches are scored at once, each scorer taking one batch at a time (a plugin is
         # never called concurrently): while the pool compares one batch's penalties, the next
         # batch is loaded and scored by the in-process scorers, so neither side waits for the
@@ -378,7 +379,6 @@ class Analysis:
         locks = {name: asyncio.Lock() for name in scorers}
         cache: OrderedDict[int, AnalysedDocument] = OrderedDict()
         scoring: deque[asyncio.Task[Scored]] = deque()
-        saving: asyncio.Task[None] | None = None
         try:
             for start in range(0, len(pairs), SCORE_BATCH):
                 self.check_cancelled()
@@ -392,10 +392,9 @@ class Analysis:
                 saving = await self._save_when_scored(scoring.popleft(), saving, table, len(pairs))
         finally:  # never leave a batch or a write behind, even when cancelled or failing
             await asyncio.gather(*scoring, return_exceptions=True)
-            if saving is not None:
-                await saving
+            await saving
         if staged:
-            await self._publish_staged()
+            await self._publish_staged(ids)
 
     async def _score_batch(
         self,
@@ -443,15 +442,34 @@ class Analysis:
         await self._save_features(documents)
         await self._save_scores(scores, table)
 
-    async def _publish_staged(self) -> None:
-        """Move the staged pair rows into `pair_scores` in key order, in one transaction.
+    async def _stage(self) -> None:
+        """An empty staging table (a failed or cancelled run may have left rows in it)."""
+        async with self.store.transaction() as conn:
+            await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} AS {_NO_PAIRS}")
+            await conn.execute(f"DELETE FROM {STAGED}")
+
+    async def _delete_pairs(self, ids: list[int]) -> None:
+        """Forget the stored pairs of these documents (in the caller's transaction, if any)."""
+        async with self.store.transaction() as conn:
+            for chunk in _chunks(ids, BATCH):
+                marks = _marks(chunk)
+                await conn.execute(
+                    f"DELETE FROM pair_scores WHERE document_a IN ({marks})"
+                    f" OR document_b IN ({marks})",
+                    [*chunk, *chunk],
+                )
+
+    async def _publish_staged(self, ids: list[int]) -> None:
+        """Replace the stored pairs of `ids` by the staged rows, in key order, in one transaction.
 
         Batches go component by component, so each one's pairs are spread over the whole id
         range: written straight to `pair_scores`, every batch's commit rewrote nearly every
         page of the table (723 MB of log for the 35 MB of pairs of a 10k library). A connection's
-        temporary table is not logged, and one sorted insert writes each page once.
+        temporary table is not logged, and one sorted insert writes each page once. Until this
+        commits, the old pairs stay: a failed or cancelled run changes none.
         """
         async with self.store.transaction() as conn:
+            await self._delete_pairs(ids)
             await conn.execute(
                 f"INSERT OR REPLACE INTO pair_scores ({PAIR_COLUMNS})"
                 f" SELECT {PAIR_COLUMNS} FROM {STAGED} ORDER BY document_a, document_b"

@@ -173,6 +173,8 @@ class LshIndex:
         if not document_ids:
             return
         hashes = band_hashes(signatures, self.num_bands)
+        sketches = sketch(signatures)
+        del signatures  # a full run scores while this writes: 200 MB at 100k documents
         documents = np.repeat(np.asarray(document_ids, dtype=np.int64), self.num_bands)
         buckets = hashes.ravel()
         order = np.lexsort((documents, buckets))
@@ -189,9 +191,7 @@ class LshIndex:
                 "INSERT INTO candidate_index (document_id, buckets, sketch) VALUES (?, ?, ?)",
                 [
                     (document, row.astype("<i8").tobytes(), values.astype("<u2").tobytes())
-                    for document, row, values in zip(
-                        document_ids, hashes, sketch(signatures), strict=True
-                    )
+                    for document, row, values in zip(document_ids, hashes, sketches, strict=True)
                 ],
             )
 

@@ -344,6 +344,40 @@ async def test_a_failing_stage_raises_its_own_error_and_leaves_documents_pending
     assert await store.fetchval(pending) == 4
 
 
+class FailingScorer:
+    """A scorer that fails on its second batch."""
+
+    def __init__(self):
+        self.batches = 0
+
+    @hookimpl
+    def dupeless_score_pairs(self, pairs, settings, plugin_config):
+        self.batches += 1
+        if self.batches == 2:
+            raise RuntimeError("scorer broke")
+        return ScoreComponent(name="failing", values=[0.0 for _ in pairs])
+
+
+async def test_a_run_that_fails_while_scoring_keeps_the_stored_pairs(
+    store, settings, library, monkeypatch
+):
+    """The old pairs of the analysed documents go in the transaction that publishes the new
+    ones, so a run that fails halfway leaves them as they were."""
+    texts = [LETTER, scan(LETTER), LETTER + " Seite 1", scan(LETTER) + " Seite 2"]
+    await sync(store, library(*(record(i, text) for i, text in enumerate(texts, 1))), "j")
+    await analyse(store, settings)
+    stored = "SELECT * FROM pair_scores ORDER BY document_a, document_b"
+    before = [tuple(row) for row in await store.fetchall(stored)]
+    assert len(before) == 6
+    monkeypatch.setattr(analysis, "SCORE_BATCH", 1)
+    pipeline = Pipeline(settings)
+    pipeline.register(FailingScorer(), "failing", "1")
+    settings.pipeline.scorers = [*settings.pipeline.scorers, "failing"]
+    with pytest.raises(RuntimeError, match="scorer broke"):
+        await analyse(store, settings, pipeline, force=True)
+    assert [tuple(row) for row in await store.fetchall(stored)] == before
+
+
 async def test_check_one_document_is_idempotent(store, settings, library):
     await sync(store, library(record(1, LETTER), record(3, OTHER)), "j")
     await analyse(store, settings)
