@@ -102,8 +102,7 @@ def candidates(documents: list, settings: Settings, timer: Timer) -> set[tuple[i
     with timer.stage("candidates"):
         signatures = np.stack([d.signature for d in signed])
         ids = np.asarray([document.id for document in signed], dtype=np.int64)
-        found = lsh.candidate_pairs(lsh.band_hashes(signatures, settings.num_bands), ids)
-        found = lsh.verified(found, ids, signatures, lsh.MIN_JACCARD)
+        found = lsh.verified_pairs(ids, signatures, settings.num_bands, lsh.MIN_JACCARD)
         pairs = {(int(a), int(b)) for a, b in found}
         pairs |= exact_pairs(documents)
     return pairs

@@ -8,9 +8,10 @@ midpoint is near (1 / num_bands) ** (1 / rows): 0.65 for the contract's 32 bands
 Banding alone also lets through pairs that merely share one band by chance: with the 4-row bands
 that OCR recall needs, a pair with J = 0.1 collides 1 time in 160, and a large library has
 billions of such pairs (at 100k documents they were four candidates in five). So every
-candidate is *verified*: its Jaccard estimate from the two signatures (the share of equal values)
-must reach `[plugins.lsh] min_jaccard` (default 0.15), else it is dropped before anything reads a
-text. No pair under J = 0.23 ever reached the default threshold in the benchmark, and the
+candidate is *verified*: its Jaccard estimate from the two signatures (the share of equal values,
+read from their 16-bit sketches: a quarter of the memory to sweep, and the same test a query
+makes) must reach `[plugins.lsh] min_jaccard` (default 0.15), else it is dropped before anything
+reads a text. No pair under J = 0.23 ever reached the default threshold in the benchmark, and the
 estimate's error at 256 values (0.02) keeps a true pair there well above the floor; the pairs
 dropped are the ones banding finds only by luck (under 4 % of pairs at J = 0.15).
 
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 from dupeless.core.errors import ConfigError
 from dupeless.core.hookspecs import hookimpl
-from dupeless.plugins.minhash import estimated_jaccard, pair_estimates, sorted_distinct
+from dupeless.plugins.minhash import estimated_jaccard, pair_estimates
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 #: Bands whose pairs are gathered before duplicates are dropped (see `candidate_pairs`).
@@ -68,21 +69,29 @@ def band_hashes(signatures: np.ndarray, num_bands: int) -> np.ndarray:
 
 
 def candidate_pairs(hashes: np.ndarray, ids: np.ndarray | list[int]) -> np.ndarray:
-    """Every pair of ids that shares at least one band: an (m x 2) int64 array, lower id first.
+    """Every pair of ids that shares at least one band: an (m x 2) int64 array, lower id first,
+    sorted.
 
     Sorts each band's hashes and pairs the members of every run of equal hashes, all in numpy.
     A run of k documents yields k*(k-1)/2 pairs, so a band shared by a huge run (texts without
     shingles) must be kept out by the caller, as the host does with texts under `min_words`.
-    A true pair is found in many bands, so duplicates are dropped every BANDS_PER_MERGE bands:
-    memory stays near the number of distinct pairs, not that times the number of bands.
+    A pair is one int64 key (the two rows' positions in id order), so dropping duplicates is a
+    sort of one array. A true pair is found in many bands, so duplicates are dropped every
+    BANDS_PER_MERGE bands: memory stays near the number of distinct pairs, not that times the
+    number of bands. The keys found so far are kept sorted, and each round's new keys are
+    merged in (a stable sort of two sorted runs is a linear merge).
     """
     ids = np.asarray(ids, dtype=np.int64)
-    found = np.empty((0, 2), dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    ids, hashes = ids[order], np.asarray(hashes)[order]
+    count = np.int64(len(ids))
+    found = np.empty(0, dtype=np.int64)
     for first in range(0, hashes.shape[1], BANDS_PER_MERGE):
         bands = range(first, min(first + BANDS_PER_MERGE, hashes.shape[1]))
-        pairs = np.concatenate([found, *(_pairs_in_column(hashes[:, b], ids) for b in bands)])
-        found = _unique_pairs(pairs) if len(pairs) else pairs
-    return found
+        keys = np.concatenate([found, *(_keys_in_column(hashes[:, b], count) for b in bands)])
+        keys.sort(kind="stable")
+        found = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
+    return np.stack((ids[found // count], ids[found % count]), axis=1)
 
 
 def verified(
@@ -104,26 +113,17 @@ def sketch(signatures: np.ndarray) -> np.ndarray:
     return np.asarray(signatures).astype(np.uint16)
 
 
-def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
-    """`np.unique(pairs, axis=0)`, but sorting one int64 key per pair (several times faster)."""
-    low, high = int(pairs.min()), int(pairs.max())
-    if low < 0 or high >= 1 << 31:
-        return np.unique(pairs, axis=0)
-    width = np.int64(high + 1)
-    keys = sorted_distinct(pairs[:, 0] * width + pairs[:, 1])
-    return np.stack((keys // width, keys % width), axis=1)
-
-
-def _pairs_in_column(column: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def _keys_in_column(column: np.ndarray, count: np.int64) -> np.ndarray:
+    """The pairs of rows that share this band's hash, as sorted keys `first * count + second`
+    (row positions, first < second; a pair shares a band's hash once, so they are distinct)."""
     order = np.argsort(column, kind="stable")
     values = column[order]
-    members = ids[order]
     starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
     sizes = np.diff(np.append(starts, len(values)))
     shared = sizes > 1
     starts, sizes = starts[shared], sizes[shared]
     if not len(starts):
-        return np.empty((0, 2), dtype=np.int64)
+        return np.empty(0, dtype=np.int64)
     # For a run of size k, pair member i with members i+1..k-1: enumerate (run, i, j) offsets.
     per_run = sizes * (sizes - 1) // 2
     run = np.repeat(np.arange(len(starts)), per_run)
@@ -134,8 +134,8 @@ def _pairs_in_column(column: np.ndarray, ids: np.ndarray) -> np.ndarray:
     first = starts[run] + before
     row_start = before * (2 * size - before - 1) // 2
     second = first + 1 + (rank - row_start)
-    a, b = members[first], members[second]
-    return np.stack((np.minimum(a, b), np.maximum(a, b)), axis=1)
+    # The stable sort keeps each run in row order, so order[first] < order[second].
+    return np.sort(order[first] * count + order[second])
 
 
 def _triangle_row(rank: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -240,17 +240,17 @@ class LshIndex:
         if not document_ids:
             return np.empty((0, 2), dtype=np.int64)
         return await asyncio.to_thread(
-            _verified_pairs, document_ids, signatures, self.num_bands, self.min_jaccard
+            verified_pairs, document_ids, signatures, self.num_bands, self.min_jaccard
         )
 
 
-def _verified_pairs(
+def verified_pairs(
     document_ids: list[int], signatures: np.ndarray, num_bands: int, min_jaccard: float
 ) -> np.ndarray:
     """`LshIndex.pairs`' numpy work: banded candidates, then the Jaccard-estimate check."""
     ids = np.asarray(document_ids, dtype=np.int64)
     found = candidate_pairs(band_hashes(signatures, num_bands), ids)
-    return verified(found, ids, signatures, min_jaccard)
+    return verified(found, ids, sketch(signatures), min_jaccard)
 
 
 async def _delete(conn: Any, document_ids: list[int]) -> None:

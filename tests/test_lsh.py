@@ -45,7 +45,7 @@ def test_no_pairs():
     assert candidate_pairs(np.array([[1], [2]]), [5, 6]).shape == (0, 2)
 
 
-@pytest.mark.parametrize("offset", [0, 1 << 40])  # large ids take the generic path
+@pytest.mark.parametrize("offset", [0, 1 << 40])  # a pair's key holds positions, not ids
 def test_candidate_pairs_are_the_distinct_sorted_pairs(offset):
     rng = np.random.default_rng(7)
     signatures = rng.integers(0, 3, size=(300, 16))  # few values: many shared bands
