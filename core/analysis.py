@@ -42,6 +42,8 @@ BATCH = 1000
 SCORE_BATCH = 5000
 #: Score batches in flight at once (see `_score`).
 SCORING_AT_ONCE = 2
+#: Batch writes that may wait for the store while scoring goes on (see `_queue_write`).
+PENDING_WRITES = 16
 #: Analysed documents kept between score batches (a document of a template series is in many).
 CACHED_DOCUMENTS = 2000
 #: Where a run with more than one score batch collects its pair rows (see _publish_staged).
@@ -138,17 +140,19 @@ class Analysis:
         signed = await self._normalise_and_sign(ids)
         self.check_cancelled()
         await self.report(0.45, "Finding candidates")
-        with self.pipeline.monitor("stage", "candidate", self.pipeline.provider("candidate")):
-            pairs = await self._candidates(ids, signed)
-        del signed  # 200 MB at 100k documents; scoring reads signatures batch by batch
-        self.check_cancelled()
-        await self.report(0.55, f"Scoring {len(pairs)} candidate pairs")
-        try:
+        try:  # a full run's candidate index is written while its pairs are found and scored
+            with self.pipeline.monitor("stage", "candidate", self.pipeline.provider("candidate")):
+                pairs = await self._candidates(ids, signed)
+            del signed  # 200 MB at 100k documents; scoring reads signatures batch by batch
+            self.check_cancelled()
+            await self.report(0.55, f"Scoring {len(pairs)} candidate pairs")
             with self.pipeline.monitor("stage", "score", None):
                 await self._score(ids, pairs)
-        finally:
-            if self._indexing is not None:
-                await self._indexing
+        except BaseException:  # never leave the write behind; the first error is the one raised
+            await asyncio.gather(*filter(None, [self._indexing]), return_exceptions=True)
+            raise
+        if self._indexing is not None:
+            await self._indexing
         self.check_cancelled()
         await self.report(0.9, "Grouping")
         with self.pipeline.monitor("stage", "group", None):
@@ -306,13 +310,12 @@ class Analysis:
         signed.update(zip(order, matrix, strict=True))
         if self.result.full:
             # Pairs are found in memory, not through the index: the pair search (numpy, in a
-            # thread) and the exact tier (SQL) run together. The index is written afterwards,
-            # while the pairs are scored (`_run` waits for it before grouping): written during
-            # the search, it made the search three times slower at 100k documents.
+            # thread) and the exact tier (SQL) run together, and the index is written meanwhile,
+            # and on while the pairs are scored (`_run` waits for it before grouping).
+            self._indexing = asyncio.create_task(index.add(order, matrix))
             exact, near = await asyncio.gather(
                 self._exact_candidates(ids), index.pairs(order, matrix)
             )
-            self._indexing = asyncio.create_task(index.add(order, matrix))
         else:  # a query must find the other documents of its run
             await index.add(order, matrix)
             exact = await self._exact_candidates(ids)
@@ -366,12 +369,12 @@ class Analysis:
         staged = len(pairs) > SCORE_BATCH
         # The old pairs of the analysed documents go in the transaction that publishes the new
         # ones (`_publish_staged`), or, with one batch at most, before it is written.
-        saving = asyncio.create_task(self._stage() if staged else self._delete_pairs(ids))
+        writing = deque([asyncio.create_task(self._stage() if staged else self._delete_pairs(ids))])
         # Two batches are scored at once, each scorer taking one batch at a time (a plugin is
         # never called concurrently): while the pool compares one batch's penalties, the next
         # batch is loaded and scored by the in-process scorers, so neither side waits for the
         # other. Each batch is written while later ones are scored (SQLite releases the GIL
-        # while it steps through the rows; see docs/how-it-works.md, rounds 5 and 10).
+        # while it steps through the rows; see docs/how-it-works.md, rounds 5, 10 and 11).
         table = STAGED if staged else "pair_scores"
         locks = {name: asyncio.Lock() for name in scorers}
         cache: OrderedDict[int, AnalysedDocument] = OrderedDict()
@@ -382,14 +385,15 @@ class Analysis:
                 chunk = pairs[start : start + SCORE_BATCH].tolist()
                 scoring.append(asyncio.create_task(self._score_batch(chunk, cache, locks, weights)))
                 if len(scoring) == SCORING_AT_ONCE:
-                    saving = await self._save_when_scored(
-                        scoring.popleft(), saving, table, len(pairs)
-                    )
+                    await self._queue_write(scoring.popleft(), writing, table, len(pairs))
             while scoring:
-                saving = await self._save_when_scored(scoring.popleft(), saving, table, len(pairs))
+                await self._queue_write(scoring.popleft(), writing, table, len(pairs))
         finally:  # never leave a batch or a write behind, even when cancelled or failing
             await asyncio.gather(*scoring, return_exceptions=True)
-            await saving
+            written = await asyncio.gather(*writing, return_exceptions=True)
+        for outcome in written:  # each write waits for the one before, so the first is the cause
+            if isinstance(outcome, BaseException):
+                raise outcome
         if staged:
             await self._publish_staged(ids)
 
@@ -417,27 +421,47 @@ class Analysis:
                 )
         return documents, score_pairs(batch, components, weights)
 
-    async def _save_when_scored(
+    async def _queue_write(
         self,
         scored: asyncio.Task[Scored],
-        saving: asyncio.Task[None] | None,
+        writing: deque[asyncio.Task[None]],
         table: str,
         total: int,
-    ) -> asyncio.Task[None]:
-        """Wait for a batch's scores and the previous write, then start writing the batch."""
+    ) -> None:
+        """Wait for a batch's scores, then queue its write behind the last one in `writing`.
+
+        Scoring goes on while writes wait for the store (a full run's candidate index holds the
+        write lock for seconds at 100k documents). What waits is the batch's rows, encoded now
+        (a few megabytes), not its documents; at most PENDING_WRITES wait at once.
+        """
         documents, scores = await scored
-        if saving is not None:
-            await saving
         self.result.pairs_scored += len(scores)
         done = self.result.pairs_scored
         await self.report(0.55 + 0.35 * done / total, f"Scored {done} of {total} pairs")
-        return asyncio.create_task(self._save_batch(documents.values(), scores, table))
+        features = self._new_features(documents.values())
+        rows = _pair_rows(scores)
+        writing.append(asyncio.create_task(self._write(writing[-1], features, rows, table)))
+        while writing[0].done() or len(writing) > PENDING_WRITES:
+            await writing.popleft()
 
-    async def _save_batch(
-        self, documents: Iterable[AnalysedDocument], scores: list[PairScore], table: str
+    async def _write(
+        self,
+        previous: asyncio.Task[None],
+        features: list[tuple[str, int]],
+        rows: list[tuple[Any, ...]],
+        table: str,
     ) -> None:
-        await self._save_features(documents)
-        await self._save_scores(scores, table)
+        """Write a batch's new features and its pair rows, after the `previous` write."""
+        await previous
+        async with self.store.transaction() as conn:
+            await conn.executemany(
+                "INSERT OR REPLACE INTO document_features (features, document_id) VALUES (?, ?)",
+                features,
+            )
+            await conn.executemany(
+                f"INSERT OR REPLACE INTO {table} ({PAIR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     async def _stage(self) -> None:
         """An empty staging table (a failed or cancelled run may have left rows in it)."""
@@ -529,40 +553,16 @@ class Analysis:
                 self._stored_features[row["id"]] = row["features"] is not None
         return documents
 
-    async def _save_features(self, documents: Iterable[AnalysedDocument]) -> None:
-        """Store the features the scorers extracted for the first time (migrations 0007, 0010)."""
+    def _new_features(self, documents: Iterable[AnalysedDocument]) -> list[tuple[str, int]]:
+        """Rows of the features the scorers extracted for the first time (migrations 0007,
+        0010), each taken once: a later batch sharing the document does not write it again."""
         rows = [
             (to_json(document.features), document.id)
             for document in documents
             if document.features is not None and not self._stored_features.get(document.id)
         ]
-        if rows:
-            async with self.store.transaction() as conn:
-                await conn.executemany(
-                    "INSERT OR REPLACE INTO document_features (features, document_id)"
-                    " VALUES (?, ?)",
-                    rows,
-                )
-            self._stored_features.update((document_id, True) for _, document_id in rows)
-
-    async def _save_scores(self, scores: list[PairScore], table: str) -> None:
-        now = utcnow()
-        rows = [
-            (
-                score.a,
-                score.b,
-                score.confidence,
-                to_json(encode_components(score)),
-                to_json(score.explanations),
-                now,
-            )
-            for score in scores
-        ]
-        async with self.store.transaction() as conn:
-            await conn.executemany(
-                f"INSERT OR REPLACE INTO {table} ({PAIR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        self._stored_features.update((document_id, True) for _, document_id in rows)
+        return rows
 
     # -- group ----------------------------------------------------------------------------------
 
@@ -810,6 +810,22 @@ def _content_hash(text: str) -> str:
 
 def _instant(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _pair_rows(scores: list[PairScore]) -> list[tuple[Any, ...]]:
+    """`pair_scores` rows of these scores (PAIR_COLUMNS)."""
+    now = utcnow()
+    return [
+        (
+            score.a,
+            score.b,
+            score.confidence,
+            to_json(encode_components(score)),
+            to_json(score.explanations),
+            now,
+        )
+        for score in scores
+    ]
 
 
 def _marks(values: list[Any]) -> str:
