@@ -20,6 +20,7 @@ import numpy as np
 from dupeless.core.hookspecs import hookimpl
 from dupeless.core.hookspecs.score import ScoreComponent
 from dupeless.core.models import ScoringPair
+from dupeless.plugins.batch_memo import BatchMemo
 from dupeless.plugins.minhash import (
     DEFAULT_SHINGLING,
     Shingling,
@@ -29,9 +30,18 @@ from dupeless.plugins.minhash import (
     shingle_set,
 )
 
+_estimates = BatchMemo()
+
 
 def raw_jaccard(pairs: list[ScoringPair], shingling: Shingling = DEFAULT_SHINGLING) -> np.ndarray:
-    """Jaccard similarity per pair: the signature estimate, or exact when a side is unsigned."""
+    """Jaccard similarity per pair: the signature estimate, or exact when a side is unsigned.
+
+    Computed once per batch: the fuzzy and penalty scorers ask for it too (`batch_memo`).
+    """
+    return _estimates.get(pairs, shingling, lambda: _raw_jaccard(pairs, shingling))
+
+
+def _raw_jaccard(pairs: list[ScoringPair], shingling: Shingling) -> np.ndarray:
     values = np.zeros(len(pairs), dtype=np.float64)
     rows: dict[int, int] = {}
     matrix: list[np.ndarray] = []

@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import threading
 import unicodedata
 from datetime import date
 from typing import Any, NamedTuple
@@ -49,6 +48,7 @@ from dupeless.core.hookspecs import hookimpl
 from dupeless.core.hookspecs.score import ScoreComponent
 from dupeless.core.models import AnalysedDocument, ScoringPair
 from dupeless.core.scoring import to_json
+from dupeless.plugins.batch_memo import BatchMemo
 from dupeless.plugins.minhash import DEFAULT_SHINGLING, char_agreement
 from dupeless.plugins.pool import pool_map
 from rapidfuzz import process
@@ -460,10 +460,15 @@ def extract_all(contents: list[str]) -> list[dict[str, list[str]]]:
     return [extract_features(content) for content in contents]
 
 
+#: Documents without features from which their extraction goes to the pool: a score batch's
+#: few hundred new documents would otherwise hold the host process' GIL for tens of ms.
+POOLED = 64
+
+
 def ensure_features(documents: list[AnalysedDocument]) -> None:
-    """Extract the features of every document that has none yet (a large batch in the pool)."""
+    """Extract the features of every document that has none yet (more than a few in the pool)."""
     missing = list({id(d): d for d in documents if d.features is None}.values())
-    chunks = pool_map(extract_all, [document.content for document in missing])
+    chunks = pool_map(extract_all, [document.content for document in missing], min_items=POOLED)
     for document, features in zip(missing, (f for chunk in chunks for f in chunk), strict=True):
         document.features = features
 
@@ -489,44 +494,33 @@ def compare_encoded(
     return encoded
 
 
-_recent_lock = threading.Lock()
-#: The last batches' results: (the pairs list, a copy of it, the results).
-_recent: list[tuple[list[ScoringPair], list[ScoringPair], list[tuple[float, orjson.Fragment]]]]
-_recent = []
-#: Batches remembered at once (the host scores two batches at a time).
-REMEMBERED = 4
+_penalties = BatchMemo()
 
 
 def penalties(pairs: list[ScoringPair]) -> list[tuple[float, orjson.Fragment]]:
     """(penalty, explanation) per pair, with the noise estimate in the explanation.
 
-    Features missing from a large batch are extracted, and a large batch compared, in the plugin
+    Features missing from a batch are extracted, and a large batch compared, in the plugin
     process pool. The explanations come back as JSON (`orjson.Fragment`, which the host writes
     into the pair's explanation as it is): unpickling them as dicts cost as much as the second
-    core saved. The last few batches' results are kept, so the fuzzy scorer (which needs the
-    penalties to skip hopeless pairs) and this scorer compute them once: a hit needs the very
-    same list object holding the very same pairs, and is used once.
+    core saved. Computed once per batch: the fuzzy scorer, which needs the penalties to skip
+    hopeless pairs, asks for them too (`batch_memo`).
     """
-    with _recent_lock:
-        for index, (kept, copy, results) in enumerate(_recent):
-            if kept is pairs and copy == pairs:
-                del _recent[index]  # each batch is asked for twice at most: drop it now
-                return results
+    return _penalties.get(pairs, None, lambda: _compute_penalties(pairs))
+
+
+def _compute_penalties(pairs: list[ScoringPair]) -> list[tuple[float, orjson.Fragment]]:
     documents = [document for pair in pairs for document in (pair.a, pair.b)]
     ensure_features(documents)
     items = [
         (features_of(pair.a), features_of(pair.b), noise)
         for pair, noise in zip(pairs, pair_noise(pairs), strict=True)
     ]
-    results = [
+    return [
         (penalty, orjson.Fragment(explanation))
         for chunk in pool_map(compare_encoded, items)
         for penalty, explanation in chunk
     ]
-    with _recent_lock:
-        _recent.append((pairs, list(pairs), results))
-        del _recent[:-REMEMBERED]
-    return results
 
 
 @hookimpl
