@@ -78,8 +78,8 @@ def candidate_pairs(hashes: np.ndarray, ids: np.ndarray | list[int]) -> np.ndarr
     A pair is one int64 key (the two rows' positions in id order), so dropping duplicates is a
     sort of one array. A true pair is found in many bands, so duplicates are dropped every
     BANDS_PER_MERGE bands: memory stays near the number of distinct pairs, not that times the
-    number of bands. The keys found so far are kept sorted, and each round's new keys are
-    merged in (a stable sort of two sorted runs is a linear merge).
+    number of bands. The keys found so far and each band's keys are sorted runs, which a
+    stable sort (timsort) merges rather than sorts again.
     """
     ids = np.asarray(ids, dtype=np.int64)
     order = np.argsort(ids, kind="stable")
