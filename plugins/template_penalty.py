@@ -162,12 +162,32 @@ def _digit_context(text: str) -> str:
 
     Letters far from any digit cannot be part of a feature; dropping them makes the feature
     regexes run over a fraction of the text. Each stretch is CONTEXT characters either side of
-    a run of digits that `_DIGIT_RUNS` matched as one (their windows overlap).
+    a run of digits that `_DIGIT_RUNS` matches as one (their windows overlap).
     """
     return "\n".join(
-        _cut(text, max(match.start() - CONTEXT, 0), match.end() + CONTEXT)
-        for match in _DIGIT_RUNS.finditer(text)
+        _cut(text, max(start - CONTEXT, 0), end + CONTEXT) for start, end in _digit_runs(text)
     )
+
+
+def _digit_runs(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each `_DIGIT_RUNS` match: digits, joined across at most 2 * CONTEXT
+    other characters.
+
+    `re` tests about 10 ns a character, a third of a feature extraction for a page; numpy finds
+    the digits of the code points at once. A text with non-ASCII digits (which `\\d` matches
+    too) takes the regex.
+    """
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    if not text.isascii() and any(chr(c).isdecimal() for c in set(codes[codes > 127].tolist())):
+        return [match.span() for match in _DIGIT_RUNS.finditer(text)]
+    digits = np.flatnonzero((codes >= 48) & (codes <= 57))
+    if not len(digits):
+        return []
+    # A run ends where more than 2 * CONTEXT other characters follow its last digit.
+    breaks = np.flatnonzero(np.diff(digits) > 2 * CONTEXT + 1)
+    starts = digits[np.concatenate(([0], breaks + 1))].tolist()
+    ends = (digits[np.concatenate((breaks, [len(digits) - 1]))] + 1).tolist()
+    return list(zip(starts, ends, strict=True))
 
 
 def _cut(text: str, start: int, end: int) -> str:

@@ -17,7 +17,9 @@ from dupeless.plugins.batch_memo import REMEMBERED
 from dupeless.plugins.minhash import char_agreement, signatures
 from dupeless.plugins.ocr_normaliser import content_hash, normalise
 from dupeless.plugins.template_penalty import (
+    _DIGIT_RUNS,
     CDIST_MIN,
+    _digit_runs,
     _edit_matrix,
     _edits,
     _neighbourhoods,
@@ -151,6 +153,17 @@ def test_an_amount_that_lost_its_decimal_point_or_leading_digits_still_matches()
     assert penalty < 0.05
     sibling = {"dates": ["2024-01-24"], "identifiers": ["479946"], "amounts": ["21165", "93120"]}
     assert compare(a, sibling)[1]["differing"]["amounts"] == {"a": ["84660"], "b": ["93120"]}
+
+
+def test_digit_runs_are_the_regex_matches():
+    """The numpy digit finder gives the spans `_DIGIT_RUNS` matches: runs joined across at most
+    32 other characters (tried at 28-36), and texts with non-ASCII digits (`٣`) as well."""
+    rng = random.Random(11)
+    for _ in range(5000):
+        text = "".join(rng.choice("ab 1x.\n€ä٣-") for _ in range(rng.randint(0, 80)))
+        text = text.replace("x", "y" * rng.randint(28, 36))
+        expected = [match.span() for match in _DIGIT_RUNS.finditer(text)]
+        assert _digit_runs(text) == expected, text
 
 
 def test_strings_one_edit_apart_share_a_one_deletion_neighbour():
