@@ -14,6 +14,8 @@ command, the server and `python -m bench....` do). A child process never starts 
 The pool is module-level and shared by every plugin of the process. `DUPELESS_POOL_WORKERS`
 sets its size (default: the number of cores, at most 4); 0 or 1 turns it off. If a worker dies,
 the pool is dropped and the batch runs in-process, so the result is always the same.
+Each worker ends by itself once the host process is gone (checked every HOST_CHECK_SECONDS), so
+a killed host, or a server stopped without shutting the pool down, leaves no workers behind.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,6 +35,8 @@ log = logging.getLogger("dupeless.plugins")
 WORKERS_ENV = "DUPELESS_POOL_WORKERS"
 #: Batches with fewer items than this run in-process.
 MIN_ITEMS = 400
+#: How often a worker checks that its host process still runs (see `_exit_with`).
+HOST_CHECK_SECONDS = 1.0
 
 T = TypeVar("T")
 
@@ -54,8 +59,31 @@ def _executor() -> ProcessPoolExecutor | None:
     with _lock:
         if _pool is None and workers() > 1:
             context = multiprocessing.get_context("forkserver")
-            _pool = ProcessPoolExecutor(workers(), mp_context=context)
+            _pool = ProcessPoolExecutor(
+                workers(), mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+            )
         return _pool
+
+
+def _exit_with(host: int) -> None:
+    """Worker initializer: end this worker once the host process is gone, however it ended.
+
+    A worker waits for work on a pipe it holds both ends of, and keeps the forkserver alive, so
+    the workers of a killed host (or of a server stopped before its pool was shut down) would
+    wait forever, 80 MB each.
+    """
+    threading.Thread(target=_watch, args=(host,), name="dupeless-host-watch", daemon=True).start()
+
+
+def _watch(host: int) -> None:
+    while True:
+        time.sleep(HOST_CHECK_SECONDS)
+        try:
+            os.kill(host, 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the pid now belongs to a process of another user
+            os._exit(0)
 
 
 def shutdown() -> None:
