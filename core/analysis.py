@@ -149,7 +149,8 @@ class Analysis:
             with self.pipeline.monitor("stage", "score", None):
                 await self._score(ids, pairs)
         except BaseException:  # never leave the write behind; the first error is the one raised
-            await asyncio.gather(*filter(None, [self._indexing]), return_exceptions=True)
+            if self._indexing is not None:
+                await asyncio.gather(self._indexing, return_exceptions=True)
             raise
         if self._indexing is not None:
             await self._indexing

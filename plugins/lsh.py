@@ -81,9 +81,10 @@ def candidate_pairs(hashes: np.ndarray, ids: np.ndarray | list[int]) -> np.ndarr
     number of bands. The keys found so far and each band's keys are sorted runs, which a
     stable sort (timsort) merges rather than sorts again.
     """
-    ids = np.asarray(ids, dtype=np.int64)
-    order = np.argsort(ids, kind="stable")
-    ids, hashes = ids[order], np.asarray(hashes)[order]
+    ids, hashes = np.asarray(ids, dtype=np.int64), np.asarray(hashes)
+    if np.any(ids[1:] < ids[:-1]):  # the host's are sorted: no copy of the hashes then
+        order = np.argsort(ids, kind="stable")
+        ids, hashes = ids[order], hashes[order]
     count = np.int64(len(ids))
     found = np.empty(0, dtype=np.int64)
     for first in range(0, hashes.shape[1], BANDS_PER_MERGE):

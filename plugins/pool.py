@@ -80,9 +80,7 @@ def _watch(host: int) -> None:
         time.sleep(HOST_CHECK_SECONDS)
         try:
             os.kill(host, 0)  # signal 0: only asks whether the process exists
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:  # the pid now belongs to a process of another user
+        except (ProcessLookupError, PermissionError):  # gone, or its pid is another user's now
             os._exit(0)
 
 
