@@ -15,6 +15,7 @@ from dupeless.plugins.minhash import (
     pair_estimates,
     shingle_set,
     signature_key,
+    signature_values,
     signatures,
 )
 from dupeless.plugins.ocr_normaliser import normalise
@@ -82,6 +83,19 @@ def test_short_and_empty_texts_densify():
     assert (values[1] == EMPTY).all()
 
 
+@pytest.mark.parametrize("kind", ["char", "word"])
+def test_a_text_signs_the_same_alone_and_in_a_batch(kind):
+    """No shingle runs across the end of one text into the next, whatever the lengths."""
+    shingling = Shingling(kind, 6 if kind == "char" else 3)
+    rng = random.Random(9)
+    words = TEXT.split()
+    short = ["abcde", "", "a", "abcdef", "a b", ""]
+    texts = short + [" ".join(rng.choices(words, k=rng.randint(0, 40))) for _ in range(150)] + short
+    together = signature_values(texts, 64, shingling)
+    for text, row in zip(texts, together, strict=True):
+        assert np.array_equal(signature_values([text], 64, shingling)[0], row)
+
+
 def test_word_shingles():
     words = Shingling("word", 2, fold=False)
     assert len(shingle_set("a b c d", words)) == 3
@@ -103,7 +117,6 @@ def test_byte_level_fold_matches_the_character_rules():
 
 def test_pooled_and_in_process_signatures_agree(monkeypatch):
     from dupeless.plugins import pool
-    from dupeless.plugins.minhash import signature_values, signatures
     from dupeless.plugins.ocr_normaliser import normalise_all
 
     texts = normalise_all([d["content"] for d in generate_corpus(40, 4).documents])
