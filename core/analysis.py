@@ -35,7 +35,7 @@ from .hookspecs.signature import SignatureParams
 from .models import AnalysedDocument, DuplicateGroup, PairScore, ScoringPair
 from .pipeline import Pipeline
 from .scoring import Weights, decode_pair, encode_components, score_pairs, to_json
-from .store import Store, utcnow
+from .store import Store, chunks, marks, utcnow
 
 #: Documents normalised and signed per hook call; pairs scored per hook call.
 BATCH = 1000
@@ -202,11 +202,10 @@ class Analysis:
     ) -> None:
         """Normalise and store each chunk, then hand its rows on; None says there are no more."""
         provider = self.pipeline.provider("normalise")
-        for chunk in _chunks(ids, BATCH):
+        for chunk in chunks(ids, BATCH):
             self.check_cancelled()
             rows = await self.store.fetchall(
-                "SELECT document_id, full_text FROM content"
-                f" WHERE document_id IN ({_marks(chunk)})",
+                f"SELECT document_id, full_text FROM content WHERE document_id IN ({marks(chunk)})",
                 chunk,
             )
             texts = [row["full_text"] for row in rows]
@@ -261,7 +260,7 @@ class Analysis:
             stored = dict(
                 await self.store.fetchall(
                     "SELECT content_hash, signature FROM signatures"
-                    f" WHERE algorithm = ? AND content_hash IN ({_marks(hashes)})",
+                    f" WHERE algorithm = ? AND content_hash IN ({marks(hashes)})",
                     [key, *hashes],
                 )
                 if hashes
@@ -343,14 +342,14 @@ class Analysis:
     async def _exact_candidates(self, ids: list[int]) -> set[tuple[int, int]]:
         """Pairs sharing a non-empty normalised text or an original checksum with `ids`."""
         pairs: set[tuple[int, int]] = set()
-        for chunk in _chunks(ids, BATCH):
+        for chunk in chunks(ids, BATCH):
             rows = await self.store.fetchall(
                 "SELECT a.document_id, b.document_id FROM content a JOIN content b"
                 " ON b.content_hash = a.content_hash AND b.document_id != a.document_id"
-                f" WHERE a.document_id IN ({_marks(chunk)}) AND a.normalized_text != ''"
+                f" WHERE a.document_id IN ({marks(chunk)}) AND a.normalized_text != ''"
                 " UNION SELECT a.id, b.id FROM documents a JOIN documents b"
                 " ON b.original_checksum = a.original_checksum AND b.id != a.id"
-                f" WHERE a.id IN ({_marks(chunk)}) AND a.original_checksum IS NOT NULL",
+                f" WHERE a.id IN ({marks(chunk)}) AND a.original_checksum IS NOT NULL",
                 [*chunk, *chunk],
             )
             pairs.update((min(a, b), max(a, b)) for a, b in rows)
@@ -473,11 +472,11 @@ class Analysis:
     async def _delete_pairs(self, ids: list[int]) -> None:
         """Forget the stored pairs of these documents (in the caller's transaction, if any)."""
         async with self.store.transaction() as conn:
-            for chunk in _chunks(ids, BATCH):
-                marks = _marks(chunk)
+            for chunk in chunks(ids, BATCH):
+                listed = marks(chunk)
                 await conn.execute(
-                    f"DELETE FROM pair_scores WHERE document_a IN ({marks})"
-                    f" OR document_b IN ({marks})",
+                    f"DELETE FROM pair_scores WHERE document_a IN ({listed})"
+                    f" OR document_b IN ({listed})",
                     [*chunk, *chunk],
                 )
 
@@ -517,7 +516,7 @@ class Analysis:
         """The analysed view of documents, with their stored signatures."""
         key = await self._signature_key()
         documents: dict[int, AnalysedDocument] = {}
-        for chunk in _chunks(sorted(ids), BATCH):
+        for chunk in chunks(sorted(ids), BATCH):
             rows = await self.store.fetchall(
                 "SELECT d.id, d.title, d.correspondent, d.document_type, d.created_date,"
                 " d.added_at, d.original_checksum, c.full_text, c.normalized_text, c.word_count,"
@@ -525,7 +524,7 @@ class Analysis:
                 " JOIN content c ON c.document_id = d.id"
                 " LEFT JOIN document_features f ON f.document_id = d.id"
                 " LEFT JOIN signatures s ON s.content_hash = c.content_hash AND s.algorithm = ?"
-                f" WHERE d.id IN ({_marks(chunk)})",
+                f" WHERE d.id IN ({marks(chunk)})",
                 [key, *chunk],
             )
             for row in rows:
@@ -610,16 +609,16 @@ class Analysis:
         threshold = self.dedup.similarity_threshold
         while frontier:
             found: set[int] = set()
-            for chunk in _chunks(sorted(frontier), BATCH):
-                marks = _marks(chunk)
+            for chunk in chunks(sorted(frontier), BATCH):
+                listed = marks(chunk)
                 rows = await self.store.fetchall(
                     "SELECT document_a, document_b FROM pair_scores WHERE confidence >= ?"
-                    f" AND (document_a IN ({marks}) OR document_b IN ({marks}))"
+                    f" AND (document_a IN ({listed}) OR document_b IN ({listed}))"
                     " UNION SELECT m2.document_id, m2.document_id FROM group_members m1"
                     # CROSS JOIN: start from the documents' memberships, not every pending group
                     " CROSS JOIN duplicate_groups g ON g.id = m1.group_id AND g.status = 'pending'"
                     " JOIN group_members m2 ON m2.group_id = m1.group_id"
-                    f" WHERE m1.document_id IN ({marks})",
+                    f" WHERE m1.document_id IN ({listed})",
                     [threshold, *chunk, *chunk, *chunk],
                 )
                 for a, b in rows:
@@ -630,11 +629,9 @@ class Analysis:
 
     async def _rows_in(self, sql: str, column: str, ids: Iterable[int]) -> list[Any]:
         rows = []
-        for chunk in _chunks(sorted(ids), BATCH):
+        for chunk in chunks(sorted(ids), BATCH):
             joiner = "AND" if " WHERE " in sql else "WHERE"
-            rows += await self.store.fetchall(
-                f"{sql} {joiner} {column} IN ({_marks(chunk)})", chunk
-            )
+            rows += await self.store.fetchall(f"{sql} {joiner} {column} IN ({marks(chunk)})", chunk)
         return rows
 
     async def _scores_among(self, nodes: set[int]) -> list[PairScore]:
@@ -729,10 +726,10 @@ class Analysis:
 
     async def _mark_completed(self, ids: list[int]) -> None:
         async with self.store.transaction() as conn:
-            for chunk in _chunks(ids, BATCH):
+            for chunk in chunks(ids, BATCH):
                 await conn.execute(
                     "UPDATE documents SET processing_status = 'completed'"
-                    f" WHERE id IN ({_marks(chunk)})",
+                    f" WHERE id IN ({marks(chunk)})",
                     chunk,
                 )
 
@@ -827,15 +824,6 @@ def _pair_rows(scores: list[PairScore]) -> list[tuple[Any, ...]]:
         )
         for score in scores
     ]
-
-
-def _marks(values: list[Any]) -> str:
-    return ",".join("?" * len(values))
-
-
-def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 async def _no_progress(fraction: float, message: str) -> None:

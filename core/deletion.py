@@ -28,8 +28,8 @@ from .config import Settings
 from .errors import ConflictError, JobAlreadyRunning, NotFoundError
 from .jobs import JobContext, JobRunner
 from .paperless import PaperlessClient, PaperlessError, PaperlessNotFound, parse_instant
-from .review import chunks, marks, set_status
-from .store import Store, utcnow
+from .review import set_status
+from .store import Store, chunks, marks, utcnow
 
 JOB_TYPE = "batch_operation"
 OPERATION = "delete_non_primary"

@@ -8,25 +8,13 @@ report how many groups they changed; single-group calls raise NotFoundError.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .errors import InvalidValues, NotFoundError
-from .store import Store, utcnow
+from .store import Store, chunks, marks, utcnow
 
 STATUSES = ("pending", "false_positive", "ignored", "deleted")
-#: Ids per statement, well below SQLite's bound on parameters.
-CHUNK = 500
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def marks(items: Sequence[Any]) -> str:
-    """`?, ?, ...` for an IN clause over `items`."""
-    return ", ".join("?" * len(items))
 
 
 async def set_status(store: Store, group_ids: Sequence[str], status: str) -> int:

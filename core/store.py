@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -35,6 +35,8 @@ CHECKPOINT_QUIET = 0.25
 CHECKPOINT_MAX_DELAY = 5.0
 #: Size the log file is cut back to once a checkpoint has emptied it.
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+#: Values per `IN (...)` list (`chunks`), well below SQLite's bound on parameters.
+CHUNK = 500
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -56,6 +58,17 @@ def migrations() -> list[tuple[int, str, str]]:
 def latest_version() -> int:
     """The schema version this code expects."""
     return len(migrations())
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """`items` in slices of `size`: one `IN (...)` list per statement."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def marks(items: Sequence[Any]) -> str:
+    """`?,?,...` for an IN clause over `items`."""
+    return ",".join("?" * len(items))
 
 
 def utcnow() -> str:

@@ -28,13 +28,19 @@ from typing import Any
 import numpy as np
 from dupeless.core.errors import ConfigError
 from dupeless.core.hookspecs import hookimpl
+from dupeless.core.store import chunks, marks
 from dupeless.plugins.minhash import estimated_jaccard, pair_estimates
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 #: Bands whose pairs are gathered before duplicates are dropped (see `candidate_pairs`).
 BANDS_PER_MERGE = 8
-#: `candidate_bands` rows handed to SQLite per statement when indexing in bulk.
-INSERT_ROWS = 100_000
+#: Top bits of a bucket hash that name its page in `candidate_pages`: 65,536 pages, of about
+#: 100 entries (1.2 KB) each at 100k documents.
+PAGE_BITS = 16
+#: Pages merged and written per step when indexing in bulk.
+PAGES_PER_STEP = 4096
+#: One bucket entry of a page: the bucket hash's low 32 bits and the document.
+ENTRY = np.dtype([("key", "<u4"), ("document", "<i8")])
 #: Default of `[plugins.lsh] min_jaccard`: candidates estimated below it are dropped.
 MIN_JACCARD = 0.15
 
@@ -153,15 +159,17 @@ def _triangle_row(rank: np.ndarray, size: np.ndarray) -> np.ndarray:
 
 
 class LshIndex:
-    """The persisted index: one `candidate_bands` row per (bucket, document).
+    """The persisted index: bucket entries in pages (`candidate_pages`), one row per page.
 
-    `query` for one new document is a single indexed lookup of its `num_bands` buckets, so a
-    check against the whole library rebuilds nothing in memory; a full run computes its pairs in
-    numpy from the signatures it already holds (`pairs`) and writes the buckets in bulk, sorted
-    by key: appending to the B-tree in order is several times faster than random inserts. Each
-    document's buckets are also kept as one blob (`candidate_index`), so removing a document
-    deletes exactly its rows without a second index on `document_id`, next to the signature's
-    `sketch`, which verifies the candidates a query finds.
+    A bucket hash's top PAGE_BITS bits name its page; the page's blob holds an ENTRY (the
+    hash's low 32 bits and the document) for every document in a bucket of that page. So
+    `query` for one new document reads its `num_bands` pages and rebuilds nothing in memory,
+    and writing the index is a few tens of thousands of rows whatever the library's size: one
+    row per (bucket, document), 6.4 M at 100k documents, cost SQLite three times the CPU.
+    Each document's bucket hashes are also kept as one blob (`candidate_index`), which finds the
+    pages to rewrite when it is re-indexed or removed, next to the signature's `sketch`, which
+    verifies the candidates a query finds. A full run computes its pairs in numpy from the
+    signatures it already holds (`pairs`), not through the index.
     """
 
     def __init__(self, store: Any, num_bands: int, min_jaccard: float = MIN_JACCARD):
@@ -176,20 +184,11 @@ class LshIndex:
         hashes = band_hashes(signatures, self.num_bands)
         sketches = sketch(signatures)
         del signatures  # a full run scores while this writes: 200 MB at 100k documents
-        documents = np.repeat(np.asarray(document_ids, dtype=np.int64), self.num_bands)
-        buckets = hashes.ravel()
-        order = np.lexsort((documents, buckets))
         async with self.store.transaction() as conn:
-            await _delete(conn, document_ids)
-            # In slices: as Python ints, all 6.4 M rows of 100k documents would take ~450 MB.
-            for start in range(0, len(order), INSERT_ROWS):
-                rows = order[start : start + INSERT_ROWS]
-                await conn.executemany(
-                    "INSERT OR IGNORE INTO candidate_bands (bucket, document_id) VALUES (?, ?)",
-                    zip(buckets[rows].tolist(), documents[rows].tolist(), strict=True),
-                )
+            await _rewrite_pages(conn, document_ids, hashes)
             await conn.executemany(
-                "INSERT INTO candidate_index (document_id, buckets, sketch) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO candidate_index (document_id, buckets, sketch)"
+                " VALUES (?, ?, ?)",
                 [
                     (document, row.astype("<i8").tobytes(), values.astype("<u2").tobytes())
                     for document, row, values in zip(document_ids, hashes, sketches, strict=True)
@@ -200,32 +199,42 @@ class LshIndex:
         """Forget these documents."""
         if document_ids:
             async with self.store.transaction() as conn:
-                await _delete(conn, document_ids)
+                await _rewrite_pages(conn, document_ids, np.empty((0, self.num_bands), np.int64))
+                for chunk in chunks(document_ids):
+                    await conn.execute(
+                        f"DELETE FROM candidate_index WHERE document_id IN ({marks(chunk)})", chunk
+                    )
 
     async def clear(self) -> None:
-        """Forget every document, including the buckets left behind by deleted ones."""
+        """Forget every document, including the entries left behind by deleted ones."""
         async with self.store.transaction() as conn:
-            await conn.execute("DELETE FROM candidate_bands")
+            await conn.execute("DELETE FROM candidate_pages")
             await conn.execute("DELETE FROM candidate_index")
 
     async def query(self, signature: np.ndarray) -> set[int]:
         """Ids of indexed documents that share at least one band with this signature and pass
         the verification (a document indexed without a sketch always passes)."""
         signature = np.asarray(signature)
-        row = band_hashes(signature.reshape(1, -1), self.num_bands)[0].tolist()
-        values = ",".join("(?)" for _ in row)
-        # Start from the few wanted buckets so that each is one primary-key lookup, and read each
-        # found document's sketch once; candidate_index also hides the buckets of documents
-        # deleted since they were indexed.
-        rows = await self.store.fetchall(
-            f"WITH wanted (bucket) AS (VALUES {values})"
-            " SELECT i.document_id, i.sketch FROM candidate_index i WHERE i.document_id IN"
-            " (SELECT c.document_id FROM wanted CROSS JOIN candidate_bands c"
-            " ON c.bucket = wanted.bucket)",
-            row,
-        )
+        pages, keys = _pages_and_keys(band_hashes(signature.reshape(1, -1), self.num_bands)[0])
+        found: set[int] = set()
+        for page, blob in await self.store.fetchall(
+            f"SELECT page, entries FROM candidate_pages WHERE page IN ({marks(pages)})",
+            pages.tolist(),
+        ):
+            entries = np.frombuffer(blob, dtype=ENTRY)
+            found.update(entries["document"][np.isin(entries["key"], keys[pages == page])].tolist())
+        # Read each found document's sketch once; candidate_index also hides the entries of
+        # documents deleted since they were indexed.
         own = sketch(signature)
-        return {document for document, stored in rows if self._passes(stored, own)}
+        kept: set[int] = set()
+        for chunk in chunks(sorted(found)):
+            rows = await self.store.fetchall(
+                "SELECT document_id, sketch FROM candidate_index"
+                f" WHERE document_id IN ({marks(chunk)})",
+                chunk,
+            )
+            kept.update(document for document, stored in rows if self._passes(stored, own))
+        return kept
 
     def _passes(self, stored: bytes | None, own: np.ndarray) -> bool:
         """Whether a found document's stored sketch agrees enough with `own`. One indexed
@@ -254,25 +263,93 @@ def verified_pairs(
     return verified(found, ids, sketch(signatures), min_jaccard)
 
 
-async def _delete(conn: Any, document_ids: list[int]) -> None:
-    """Delete the rows of these documents, found through their stored bucket blobs."""
-    for start in range(0, len(document_ids), 500):
-        chunk = document_ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+def _pages_and_keys(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each bucket hash's page (its top PAGE_BITS bits) and key (its low 32 bits)."""
+    unsigned = np.asarray(hashes).view(np.uint64)
+    pages = (unsigned >> np.uint64(64 - PAGE_BITS)).astype(np.uint16)
+    return pages, (unsigned & np.uint64(0xFFFF_FFFF)).astype(np.uint32)
+
+
+async def _rewrite_pages(conn: Any, document_ids: list[int], hashes: np.ndarray) -> None:
+    """Replace the entries of these documents by those of `hashes` (one row per document;
+    none to remove them): every page either holds is read, merged and written back.
+
+    Pages go in steps of PAGES_PER_STEP, so a full run's 6.4 M entries (100k documents) are
+    never all copied at once; within a step each page is one slice of an array sorted by page.
+    """
+    width = hashes.shape[1]
+    pages, keys = _pages_and_keys(hashes.ravel())
+    order = np.argsort(pages, kind="stable")  # a radix sort of 16-bit values: linear
+    # Where each page's new entries start in `order`: page p's are order[starts[p]:starts[p + 1]].
+    starts = np.zeros((1 << PAGE_BITS) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pages, minlength=1 << PAGE_BITS), out=starts[1:])
+    old = await _indexed_buckets(conn, document_ids)
+    touched = np.union1d(pages, _pages_and_keys(old)[0]).astype(np.int64)
+    ids = np.asarray(document_ids, dtype=np.int64)
+    for step in range(0, len(touched), PAGES_PER_STEP):
+        wanted = touched[step : step + PAGES_PER_STEP]
+        taken = order[starts[wanted[0]] : starts[wanted[-1] + 1]]
+        added = np.empty(len(taken), dtype=ENTRY)
+        added["key"] = keys[taken]
+        added["document"] = ids[taken // width]
+        entries, owner = _merged(
+            await _read_pages(conn, wanted), ids, added, pages[taken].astype(np.int64)
+        )
+        bounds = np.searchsorted(owner, wanted), np.searchsorted(owner, wanted, side="right")
+        rows = [
+            (page, entries[start:end].tobytes())
+            for page, start, end in zip(wanted.tolist(), *(b.tolist() for b in bounds), strict=True)
+        ]
+        await conn.executemany(
+            "INSERT OR REPLACE INTO candidate_pages (page, entries) VALUES (?, ?)",
+            [row for row in rows if row[1]],
+        )
+        await conn.executemany(
+            "DELETE FROM candidate_pages WHERE page = ?", [(row[0],) for row in rows if not row[1]]
+        )
+
+
+def _merged(
+    stored: list[tuple[int, bytes]], leaving: np.ndarray, added: np.ndarray, added_pages: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stored entries of pages without those of the `leaving` documents, plus `added`
+    (sorted by page already), as one array sorted by page, and each entry's page."""
+    if not stored:
+        return added, added_pages
+    kept = np.concatenate([np.frombuffer(blob, dtype=ENTRY) for _, blob in stored])
+    kept_pages = np.repeat(
+        np.asarray([page for page, _ in stored], dtype=np.int64),
+        [len(blob) // ENTRY.itemsize for _, blob in stored],
+    )
+    staying = ~np.isin(kept["document"], leaving)
+    entries = np.concatenate((kept[staying], added))
+    owner = np.concatenate((kept_pages[staying], added_pages))
+    order = np.argsort(owner, kind="stable")
+    return entries[order], owner[order]
+
+
+async def _read_pages(conn: Any, pages: np.ndarray) -> list[tuple[int, bytes]]:
+    """The stored (page, entries) rows of these pages, in page order."""
+    rows: list[tuple[int, bytes]] = []
+    for chunk in chunks(pages.tolist()):
         async with conn.execute(
-            f"SELECT document_id, buckets FROM candidate_index WHERE document_id IN ({marks})",
+            f"SELECT page, entries FROM candidate_pages WHERE page IN ({marks(chunk)})"
+            " ORDER BY page",
             chunk,
         ) as cursor:
-            stored = await cursor.fetchall()
-        await conn.executemany(
-            "DELETE FROM candidate_bands WHERE bucket = ? AND document_id = ?",
-            [
-                (bucket, document)
-                for document, blob in stored
-                for bucket in np.frombuffer(blob, dtype="<i8").tolist()
-            ],
-        )
-        await conn.execute(f"DELETE FROM candidate_index WHERE document_id IN ({marks})", chunk)
+            rows += await cursor.fetchall()
+    return rows
+
+
+async def _indexed_buckets(conn: Any, document_ids: list[int]) -> np.ndarray:
+    """The bucket hashes these documents are indexed under now (all in one array)."""
+    blobs = []
+    for chunk in chunks(document_ids):
+        async with conn.execute(
+            f"SELECT buckets FROM candidate_index WHERE document_id IN ({marks(chunk)})", chunk
+        ) as cursor:
+            blobs += [blob for (blob,) in await cursor.fetchall()]
+    return np.frombuffer(b"".join(blobs), dtype="<i8")
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..core import review
-from ..core.store import Store
+from ..core.store import Store, chunks, marks
 from .api import Call, Reply, Resource
 from .documents import text_of
 from .envelope import ApiError, ok
@@ -75,14 +75,14 @@ async def members_of(store: Store, group_ids: Sequence[str], *, text: bool = Fal
     """Member rows (documents columns, `group_id`, `is_primary`, `word_count`, and `full_text`
     when asked), grouped by group, primary first."""
     found = []
-    for chunk in review.chunks(list(group_ids)):
+    for chunk in chunks(list(group_ids)):
         found += await store.fetchall(
             f"SELECT gm.group_id, {DOCUMENT_COLUMNS}, c.word_count"
             f"{', c.full_text' if text else ''}, d.id = g.primary_document_id AS is_primary"
             " FROM group_members gm JOIN documents d ON d.id = gm.document_id"
             " JOIN duplicate_groups g ON g.id = gm.group_id"
             " LEFT JOIN content c ON c.document_id = d.id"
-            f" WHERE gm.group_id IN ({review.marks(chunk)})"
+            f" WHERE gm.group_id IN ({marks(chunk)})"
             " ORDER BY gm.group_id, is_primary DESC, d.id",
             chunk,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from dupeless.core.store import Store
-from dupeless.plugins.lsh import LshIndex
+from dupeless.plugins.lsh import ENTRY, LshIndex, band_hashes
 
 
 async def add_documents(store, ids):
@@ -50,27 +50,51 @@ async def test_clear_forgets_everything_and_readding_works(store):
     await index.add([1, 2], signatures)
     await store.execute("DELETE FROM documents WHERE id = 2")  # leaves its buckets behind
     await index.clear()
-    assert await store.fetchval("SELECT COUNT(*) FROM candidate_bands") == 0
+    assert await store.fetchval("SELECT COUNT(*) FROM candidate_pages") == 0
     assert await index.query(signatures[0]) == set()
     await index.add([1], signatures[:1])
     assert await index.query(signatures[0]) == {1}
     assert await store.fetchval("SELECT COUNT(*) FROM candidate_index") == 1
 
 
-async def test_bulk_add_in_slices_stores_every_bucket(store, monkeypatch):
-    monkeypatch.setattr("dupeless.plugins.lsh.INSERT_ROWS", 3)  # 4 documents x 2 bands: 3 slices
+async def test_bulk_add_in_steps_stores_every_entry(store, monkeypatch):
+    monkeypatch.setattr("dupeless.plugins.lsh.PAGES_PER_STEP", 3)  # 8 entries, up to 8 pages
     await add_documents(store, [1, 2, 3, 4])
     signatures = np.array([[1, 1, 2, 2], [1, 1, 3, 3], [4, 4, 2, 2], [9, 9, 9, 9]], dtype=np.int64)
     index = LshIndex(store, 2)
     await index.add([1, 2, 3, 4], signatures)
-    assert await store.fetchval("SELECT COUNT(*) FROM candidate_bands") == 8
+    entries = await store.fetchval("SELECT SUM(LENGTH(entries)) FROM candidate_pages")
+    assert entries == 8 * ENTRY.itemsize
     assert await index.query(signatures[0]) == {1, 2, 3}
     assert await index.query(signatures[3]) == {4}
 
 
-def test_band_hashes_of_int64_signatures_equal_those_of_the_same_bits_unsigned():
-    from dupeless.plugins.lsh import band_hashes
+async def test_pages_shared_by_many_documents_keep_every_other_entry(store, monkeypatch):
+    """With few pages every page holds many documents: re-indexing or removing some rewrites
+    the pages they share and leaves every other document's entries as they were."""
+    monkeypatch.setattr("dupeless.plugins.lsh.PAGE_BITS", 2)
+    monkeypatch.setattr("dupeless.plugins.lsh.PAGES_PER_STEP", 3)
+    rng = np.random.default_rng(3)
+    ids = list(range(1, 41))
+    await add_documents(store, ids)
+    signatures = rng.integers(0, 6, size=(40, 8))
+    index = LshIndex(store, 4)
+    await index.add(ids, signatures)
+    assert await store.fetchval("SELECT COUNT(*) FROM candidate_pages") <= 4
 
+    await index.remove(ids[:10])
+    signatures[10:20] = rng.integers(0, 6, size=(10, 8))  # documents 11-20 change
+    await index.add(ids[10:20], signatures[10:20])
+    stored = await store.fetchval("SELECT SUM(LENGTH(entries)) FROM candidate_pages")
+    assert stored == 30 * 4 * ENTRY.itemsize  # no entry of a removed or re-indexed one is left
+    index.min_jaccard = 0  # compare with plain banding
+    buckets = {i: set(band_hashes(signatures[i - 1 : i], 4)[0].tolist()) for i in ids[10:]}
+    for document, own in buckets.items():
+        sharing = {other for other, theirs in buckets.items() if own & theirs}
+        assert await index.query(signatures[document - 1]) == sharing
+
+
+def test_band_hashes_of_int64_signatures_equal_those_of_the_same_bits_unsigned():
     signed = np.array([[-1, 2, 3, -4]], dtype=np.int64)
     assert band_hashes(signed, 2).tolist() == band_hashes(signed.view(np.uint64), 2).tolist()
 

@@ -32,7 +32,7 @@ async def test_required_tables_exist(store):
         "content",
         "signatures",
         "document_features",
-        "candidate_bands",
+        "candidate_pages",
         "duplicate_groups",
         "group_members",
         "pair_scores",
