@@ -75,6 +75,7 @@ async def bench(documents: int, checks: int, seed: int) -> None:
         library = folder / "library.jsonl"
         settings = load_settings(environ={"DATABASE_URL": str(folder / "bench.db")})
         pipeline = Pipeline(settings)
+        pipeline.start()  # as `dupeless analyze` and the server do
         store = await Store.open(settings.database_path)
         try:
             await sync(store, JsonlSource(library), "jsonl")

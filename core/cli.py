@@ -189,6 +189,7 @@ def run_job(
     async def run() -> dict[str, Any]:
         pipeline = Pipeline(settings)
         pipeline.check()
+        pipeline.start()
         store = await Store.open(
             settings.database_path, busy_timeout_ms=settings.database.busy_timeout_ms
         )

@@ -74,7 +74,7 @@ class Pipeline:
     ):
         self.settings = settings
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
-        for module in hookspecs.STAGES.values():
+        for module in (*hookspecs.STAGES.values(), hookspecs.lifecycle):
             self.pm.add_hookspecs(module)
         self.versions: dict[str, str] = {}
         self.builtin: set[str] = set()
@@ -161,6 +161,10 @@ class Pipeline:
                     f"plugins.{name}: no plugin named {name!r} is loaded"
                     f" (loaded: {', '.join(self.names())})"
                 )
+
+    def start(self) -> None:
+        """Call every plugin's `dupeless_startup` (the server and analysing commands do, once)."""
+        self.pm.hook.dupeless_startup(settings=self.settings)
 
     def _require(self, name: str, hook: str, setting: str) -> None:
         plugin = self.pm.get_plugin(name)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import Any
 
 from dupeless.core.hookspecs import hookimpl
-from dupeless.plugins.pool import pool_map
+from dupeless.plugins import pool
 
 # A hyphen at the end of a line: the OCR kept the typesetter's break (`Rech-\nnung`).
 _LINE_HYPHEN = re.compile(r"[-\u00ad][ \t]*\n\s*")
@@ -89,6 +90,13 @@ def normalise_all(texts: list[str]) -> list[str]:
 
 
 @hookimpl
+def dupeless_startup(settings: Any) -> None:
+    """Normalising is the first stage of an analysis and runs in the process pool: start it."""
+    if settings.pipeline.normalise == "ocr":
+        pool.start()
+
+
+@hookimpl
 def dupeless_normalise(texts: list[str]) -> list[str]:
     """Large batches are normalised in the plugin process pool (`plugins/pool.py`)."""
-    return [text for chunk in pool_map(normalise_all, texts) for text in chunk]
+    return [text for chunk in pool.pool_map(normalise_all, texts) for text in chunk]

@@ -84,6 +84,19 @@ def _watch(host: int) -> None:
             os._exit(0)
 
 
+def start() -> None:
+    """Start the workers now, in the background, instead of at the first large batch (whose
+    caller would wait a quarter of a second for them)."""
+    pool = _executor()
+    if pool is not None:
+        for _ in range(workers()):
+            pool.submit(_ready)
+
+
+def _ready() -> None:
+    """A worker's first task: nothing, once the process runs."""
+
+
 def shutdown() -> None:
     """Stop the worker processes (a later large batch starts them again)."""
     global _pool

@@ -88,6 +88,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         plugins = pipeline or Pipeline(settings)
         plugins.check()
+        plugins.start()
         store = await Store.open(
             settings.database_path, busy_timeout_ms=settings.database.busy_timeout_ms
         )

@@ -28,6 +28,14 @@ def dupeless_normalise(texts):
 async def dupeless_score_pairs(pairs, settings, plugin_config):
     weight = plugin_config.get("value", 0.5)
     return ScoreComponent(name="shout", values=[weight for _ in pairs])
+
+
+started = []
+
+
+@hookimpl
+def dupeless_startup(settings):
+    started.append(settings)
 '''
 
 
@@ -67,7 +75,7 @@ def test_entry_point_plugin_loads_with_its_version(installed_plugin):
         "name": "shout",
         "version": "1.2.3",
         "builtin": False,
-        "hooks": ["dupeless_normalise", "dupeless_score_pairs"],
+        "hooks": ["dupeless_normalise", "dupeless_score_pairs", "dupeless_startup"],
     }
 
 
@@ -87,6 +95,18 @@ async def test_async_hook_gets_its_own_plugin_table(installed_plugin, tmp_path):
     )
     assert (component.name, component.values) == ("shout", [0.9, 0.9])
     assert pipeline.scorers() == ["shout"]
+
+
+def test_start_calls_every_plugins_startup_hook(installed_plugin, monkeypatch):
+    from dupeless.plugins import pool
+
+    pool.shutdown()
+    monkeypatch.setenv(pool.WORKERS_ENV, "2")
+    settings = settings_with()
+    pipeline = Pipeline(settings)
+    pipeline.start()
+    assert __import__("shout_plugin").started == [settings]
+    assert len(pool._pool._processes) == 2  # the ocr normaliser started the pool's workers
 
 
 def test_missing_provider_names_the_setting():
@@ -162,8 +182,9 @@ def test_plugins_command(installed_plugin, capsys):
     listed = {plugin["name"]: plugin for plugin in json.loads(capsys.readouterr().out)}
     assert listed["shout"]["version"] == "1.2.3"
     assert main(["plugins"]) == 0
-    assert "shout 1.2.3 (installed): dupeless_normalise, dupeless_score_pairs" in (
-        capsys.readouterr().out
+    assert (
+        "shout 1.2.3 (installed): dupeless_normalise, dupeless_score_pairs, dupeless_startup"
+        in (capsys.readouterr().out)
     )
 
 

@@ -5,6 +5,7 @@
 Single-provider stages (fetch, normalise, signature, candidate, AI, index) are called only on the
 plugin that the configuration names for that stage; every plugin listed in `pipeline.scorers`
 contributes to the score stage. Implementations may be plain or `async` functions.
+`lifecycle` holds the hooks every plugin may implement outside the stages.
 """
 
 import pluggy
@@ -13,7 +14,7 @@ PROJECT = "dupeless"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-from . import ai, candidate, fetch, index, normalise, score, signature  # noqa: E402
+from . import ai, candidate, fetch, index, lifecycle, normalise, score, signature  # noqa: E402
 
 #: Stage name -> hookspec module, in pipeline order.
 STAGES = {
@@ -26,4 +27,4 @@ STAGES = {
     "index": index,
 }
 
-__all__ = ["PROJECT", "STAGES", "hookimpl", "hookspec"]
+__all__ = ["PROJECT", "STAGES", "hookimpl", "hookspec", "lifecycle"]
