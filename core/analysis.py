@@ -12,6 +12,7 @@ so a weight change recomputes every confidence exactly (`core.scoring.rescore`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import uuid
 from collections import OrderedDict, deque
@@ -36,13 +37,14 @@ from .models import AnalysedDocument, DuplicateGroup, PairScore, ScoringPair
 from .pipeline import Pipeline
 from .scoring import Weights, decode_pair, encode_components, score_pairs, to_json
 from .store import Store, chunks, marks, utcnow
+from .write_behind import WriteBehind
 
 #: Documents normalised and signed per hook call; pairs scored per hook call.
 BATCH = 1000
 SCORE_BATCH = 5000
 #: Score batches in flight at once (see `_score`).
 SCORING_AT_ONCE = 2
-#: Batch writes that may wait for the store while scoring goes on (see `_queue_write`).
+#: Batch writes that may wait for the store while the stages go on (see `WriteBehind`).
 PENDING_WRITES = 16
 #: Analysed documents kept between score batches (a document of a template series is in many).
 CACHED_DOCUMENTS = 2000
@@ -180,14 +182,15 @@ class Analysis:
         process pool, the other's reads and writes run beside it.
         """
         handed: asyncio.Queue[list[Normalised] | None] = asyncio.Queue(2)
+        writes = WriteBehind(PENDING_WRITES)
 
         async def normalise() -> None:
             with self.pipeline.monitor("stage", "normalise", self.pipeline.provider("normalise")):
-                await self._normalise(ids, handed)
+                await self._normalise(ids, handed, writes)
 
         async def sign() -> dict[int, np.ndarray]:
             with self.pipeline.monitor("stage", "signature", self.pipeline.provider("signature")):
-                return await self._sign(handed, len(ids))
+                return await self._sign(handed, len(ids), writes)
 
         try:
             async with asyncio.TaskGroup() as stages:  # one failing stops the other
@@ -195,35 +198,55 @@ class Analysis:
                 signing = stages.create_task(sign())
         except BaseExceptionGroup as failed:  # raise the stage's own error, as a lone stage would
             raise failed.exceptions[0] from None
+        finally:
+            failure = await writes.settle()
+        if failure is not None:
+            raise failure
         return signing.result()
 
     async def _normalise(
-        self, ids: list[int], handed: asyncio.Queue[list[Normalised] | None]
+        self,
+        ids: list[int],
+        handed: asyncio.Queue[list[Normalised] | None],
+        writes: WriteBehind,
     ) -> None:
-        """Normalise and store each chunk, then hand its rows on; None says there are no more."""
+        """Normalise each chunk and hand its rows on, then queue their write; None says there
+        are no more. The next chunk's texts are read while the plugin works on this one."""
         provider = self.pipeline.provider("normalise")
-        for chunk in chunks(ids, BATCH):
-            self.check_cancelled()
-            rows = await self.store.fetchall(
-                f"SELECT document_id, full_text FROM content WHERE document_id IN ({marks(chunk)})",
-                chunk,
-            )
-            texts = [row["full_text"] for row in rows]
-            normalised = await self.pipeline.call(
-                "dupeless_normalise", provider, offload=True, texts=texts
-            )
-            updates = [
-                Normalised(text, len(text.split()), _content_hash(text), row["document_id"])
-                for row, text in zip(rows, normalised, strict=True)
-            ]
-            async with self.store.transaction() as conn:
-                await conn.executemany(
-                    "UPDATE content SET normalized_text = ?, word_count = ?, content_hash = ?"
-                    " WHERE document_id = ?",
-                    updates,
+        pending = list(chunks(ids, BATCH))
+        reading = asyncio.create_task(self._raw_texts(pending[0]))
+        try:
+            for index in range(len(pending)):
+                self.check_cancelled()
+                rows = await reading
+                if index + 1 < len(pending):
+                    reading = asyncio.create_task(self._raw_texts(pending[index + 1]))
+                normalised = await self.pipeline.call(
+                    "dupeless_normalise", provider, offload=True, texts=[text for _, text in rows]
                 )
-            await handed.put(updates)
+                updates = [
+                    Normalised(text, len(text.split()), _content_hash(text), document_id)
+                    for (document_id, _), text in zip(rows, normalised, strict=True)
+                ]
+                await handed.put(updates)
+                await writes.put(functools.partial(self._store_normalised, updates))
+        finally:  # a failing or cancelled stage leaves no read behind
+            reading.cancel()
         await handed.put(None)
+
+    async def _raw_texts(self, chunk: list[int]) -> list[Any]:
+        return await self.store.fetchall(
+            f"SELECT document_id, full_text FROM content WHERE document_id IN ({marks(chunk)})",
+            chunk,
+        )
+
+    async def _store_normalised(self, updates: list[Normalised]) -> None:
+        async with self.store.transaction() as conn:
+            await conn.executemany(
+                "UPDATE content SET normalized_text = ?, word_count = ?, content_hash = ?"
+                " WHERE document_id = ?",
+                updates,
+            )
 
     # -- signature ------------------------------------------------------------------------------
 
@@ -244,34 +267,34 @@ class Analysis:
         return self._key
 
     async def _sign(
-        self, handed: asyncio.Queue[list[Normalised] | None], total: int
+        self, handed: asyncio.Queue[list[Normalised] | None], total: int, writes: WriteBehind
     ) -> dict[int, np.ndarray]:
         """Signatures of the handed documents with enough words, reusing stored ones by content
-        hash; progress is reported per chunk (`total` documents in all)."""
+        hash (also those of this run, which may still wait to be written); progress is
+        reported per chunk (`total` documents in all)."""
         provider = self.pipeline.provider("signature")
         key = await self._signature_key()
         signed: dict[int, np.ndarray] = {}
+        known: dict[str, np.ndarray] = {}  # content hash -> signature, for this run
         done = 0
         while (chunk := await handed.get()) is not None:
             done += len(chunk)
             await self.report(0.02 + 0.43 * done / total, f"Normalised {done} of {total} documents")
             rows = [row for row in chunk if row.words >= self.dedup.min_words]
-            hashes = sorted({row.content_hash for row in rows})
-            stored = dict(
-                await self.store.fetchall(
-                    "SELECT content_hash, signature FROM signatures"
-                    f" WHERE algorithm = ? AND content_hash IN ({marks(hashes)})",
-                    [key, *hashes],
-                )
-                if hashes
-                else []
-            )
-            missing = [row for row in rows if row.content_hash not in stored]
-            for row in rows:
-                if row.content_hash in stored:
-                    signed[row.document_id] = np.frombuffer(
-                        stored[row.content_hash], dtype=np.int64
+            hashes = sorted({row.content_hash for row in rows}.difference(known))
+            if hashes:
+                known.update(
+                    (content_hash, np.frombuffer(signature, dtype=np.int64))
+                    for content_hash, signature in await self.store.fetchall(
+                        "SELECT content_hash, signature FROM signatures"
+                        f" WHERE algorithm = ? AND content_hash IN ({marks(hashes)})",
+                        [key, *hashes],
                     )
+                )
+            missing = [row for row in rows if row.content_hash not in known]
+            for row in rows:
+                if row.content_hash in known:
+                    signed[row.document_id] = known[row.content_hash]
             self.result.signatures_reused += len(rows) - len(missing)
             if not missing:
                 continue
@@ -284,18 +307,22 @@ class Analysis:
             )
             values = np.asarray(computed.values, dtype=np.int64)
             for row, signature in zip(missing, values, strict=True):
-                signed[row.document_id] = signature
-            async with self.store.transaction() as conn:
-                await conn.executemany(
-                    "INSERT OR REPLACE INTO signatures (content_hash, algorithm, signature)"
-                    " VALUES (?, ?, ?)",
-                    [
-                        (row.content_hash, key, sig.tobytes())
-                        for row, sig in zip(missing, values, strict=True)
-                    ],
-                )
+                signed[row.document_id] = known[row.content_hash] = signature
+            stored = [
+                (row.content_hash, key, signature.tobytes())
+                for row, signature in zip(missing, values, strict=True)
+            ]
+            await writes.put(functools.partial(self._store_signatures, stored))
             self.result.signatures_computed += len(missing)
         return signed
+
+    async def _store_signatures(self, rows: list[tuple[str, str, bytes]]) -> None:
+        async with self.store.transaction() as conn:
+            await conn.executemany(
+                "INSERT OR REPLACE INTO signatures (content_hash, algorithm, signature)"
+                " VALUES (?, ?, ?)",
+                rows,
+            )
 
     # -- candidate ------------------------------------------------------------------------------
 
@@ -369,7 +396,8 @@ class Analysis:
         staged = len(pairs) > SCORE_BATCH
         # The old pairs of the analysed documents go in the transaction that publishes the new
         # ones (`_publish_staged`), or, with one batch at most, before it is written.
-        writing = deque([asyncio.create_task(self._stage() if staged else self._delete_pairs(ids))])
+        writes = WriteBehind(PENDING_WRITES)
+        await writes.put(self._stage if staged else functools.partial(self._delete_pairs, ids))
         # Two batches are scored at once, each scorer taking one batch at a time (a plugin is
         # never called concurrently): while the pool compares one batch's penalties, the next
         # batch is loaded and scored by the in-process scorers, so neither side waits for the
@@ -385,15 +413,14 @@ class Analysis:
                 chunk = pairs[start : start + SCORE_BATCH].tolist()
                 scoring.append(asyncio.create_task(self._score_batch(chunk, cache, locks, weights)))
                 if len(scoring) == SCORING_AT_ONCE:
-                    await self._queue_write(scoring.popleft(), writing, table, len(pairs))
+                    await self._queue_write(scoring.popleft(), writes, table, len(pairs))
             while scoring:
-                await self._queue_write(scoring.popleft(), writing, table, len(pairs))
+                await self._queue_write(scoring.popleft(), writes, table, len(pairs))
         finally:  # never leave a batch or a write behind, even when cancelled or failing
             await asyncio.gather(*scoring, return_exceptions=True)
-            written = await asyncio.gather(*writing, return_exceptions=True)
-        for outcome in written:  # each write waits for the one before, so the first is the cause
-            if isinstance(outcome, BaseException):
-                raise outcome
+            failure = await writes.settle()
+        if failure is not None:
+            raise failure
         if staged:
             await self._publish_staged(ids)
 
@@ -422,17 +449,13 @@ class Analysis:
         return documents, score_pairs(batch, components, weights)
 
     async def _queue_write(
-        self,
-        scored: asyncio.Task[Scored],
-        writing: deque[asyncio.Task[None]],
-        table: str,
-        total: int,
+        self, scored: asyncio.Task[Scored], writes: WriteBehind, table: str, total: int
     ) -> None:
-        """Wait for a batch's scores, then queue its write behind the last one in `writing`.
+        """Wait for a batch's scores, then queue their write.
 
         Scoring goes on while writes wait for the store (a full run's candidate index holds the
-        write lock for seconds at 100k documents). What waits is the batch's rows, encoded now
-        (a few megabytes), not its documents; at most PENDING_WRITES wait at once.
+        write lock for a while). What waits is the batch's rows, encoded now (a few megabytes),
+        not its documents; at most PENDING_WRITES wait at once.
         """
         documents, scores = await scored
         self.result.pairs_scored += len(scores)
@@ -440,19 +463,12 @@ class Analysis:
         await self.report(0.55 + 0.35 * done / total, f"Scored {done} of {total} pairs")
         features = self._new_features(documents.values())
         rows = _pair_rows(scores)
-        writing.append(asyncio.create_task(self._write(writing[-1], features, rows, table)))
-        while writing[0].done() or len(writing) > PENDING_WRITES:
-            await writing.popleft()
+        await writes.put(functools.partial(self._write, features, rows, table))
 
     async def _write(
-        self,
-        previous: asyncio.Task[None],
-        features: list[tuple[str, int]],
-        rows: list[tuple[Any, ...]],
-        table: str,
+        self, features: list[tuple[str, int]], rows: list[tuple[Any, ...]], table: str
     ) -> None:
-        """Write a batch's new features and its pair rows, after the `previous` write."""
-        await previous
+        """Write a batch's new features and its pair rows."""
         async with self.store.transaction() as conn:
             await conn.executemany(
                 "INSERT OR REPLACE INTO document_features (features, document_id) VALUES (?, ?)",

@@ -344,6 +344,27 @@ async def test_a_failing_stage_raises_its_own_error_and_leaves_documents_pending
     assert await store.fetchval(pending) == 4
 
 
+@pytest.mark.parametrize("table", ["content", "signatures"])
+async def test_a_failed_background_write_fails_the_run_and_leaves_documents_pending(
+    store, settings, library, monkeypatch, table
+):
+    """Normalised texts and signatures are written behind the stages; a write that fails is
+    the run's error, as if the stage had written it itself."""
+    monkeypatch.setattr(analysis, "BATCH", 1)
+    await sync(store, library(*(record(i, f"{LETTER} Blatt {i}") for i in range(1, 5))), "j")
+    when = {  # the third document's write fails
+        "content": "UPDATE ON content WHEN NEW.document_id = 3",
+        "signatures": "INSERT ON signatures WHEN (SELECT count(*) FROM signatures) = 2",
+    }
+    await store.execute(
+        f"CREATE TRIGGER full BEFORE {when[table]} BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with pytest.raises(Exception, match="disk full"):
+        await analyse(store, settings)
+    pending = "SELECT count(*) FROM documents WHERE processing_status = 'pending'"
+    assert await store.fetchval(pending) == 4
+
+
 class FailingScorer:
     """A scorer that fails on its second batch."""
 
