@@ -110,6 +110,8 @@ class Analysis:
         self._loading = asyncio.Lock()
         #: The candidate index being written (a full run scores meanwhile; see `_candidates`).
         self._indexing: asyncio.Task[None] | None = None
+        #: The staged pair rows being deleted (groups are built meanwhile; see `_publish_staged`).
+        self._clearing: asyncio.Task[None] | None = None
 
     async def run(
         self, *, force: bool = False, document_ids: Iterable[int] | None = None
@@ -142,7 +144,9 @@ class Analysis:
         signed = await self._normalise_and_sign(ids)
         self.check_cancelled()
         await self.report(0.45, "Finding candidates")
-        try:  # a full run's candidate index is written while its pairs are found and scored
+        # Writes that go on in the background: a full run's candidate index while its pairs are
+        # found and scored, the staged pair rows' deletion while the groups are built.
+        try:
             with self.pipeline.monitor("stage", "candidate", self.pipeline.provider("candidate")):
                 pairs = await self._candidates(ids, signed)
             del signed  # 200 MB at 100k documents; scoring reads signatures batch by batch
@@ -150,16 +154,20 @@ class Analysis:
             await self.report(0.55, f"Scoring {len(pairs)} candidate pairs")
             with self.pipeline.monitor("stage", "score", None):
                 await self._score(ids, pairs)
-        except BaseException:  # never leave the write behind; the first error is the one raised
             if self._indexing is not None:
-                await asyncio.gather(self._indexing, return_exceptions=True)
+                await self._indexing
+            self.check_cancelled()
+            await self.report(0.9, "Grouping")
+            with self.pipeline.monitor("stage", "group", None):
+                await self._regroup(ids)
+            if self._clearing is not None:
+                await self._clearing
+        except BaseException:  # never leave a write behind; the first error is the one raised
+            await asyncio.gather(
+                *(task for task in (self._indexing, self._clearing) if task is not None),
+                return_exceptions=True,
+            )
             raise
-        if self._indexing is not None:
-            await self._indexing
-        self.check_cancelled()
-        await self.report(0.9, "Grouping")
-        with self.pipeline.monitor("stage", "group", None):
-            await self._regroup(ids)
         await self._mark_completed(ids)
         await self.report(1.0, self.summary())
         return self.result
@@ -480,7 +488,8 @@ class Analysis:
             )
 
     async def _stage(self) -> None:
-        """An empty staging table (a failed or cancelled run may have left rows in it)."""
+        """An empty staging table, before a run's first batch (a failed or cancelled run may
+        have left rows in it) and after its rows are published."""
         async with self.store.transaction() as conn:
             await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} AS {_NO_PAIRS}")
             await conn.execute(f"DELETE FROM {STAGED}")
@@ -511,7 +520,9 @@ class Analysis:
                 f"INSERT OR REPLACE INTO pair_scores ({PAIR_COLUMNS})"
                 f" SELECT {PAIR_COLUMNS} FROM {STAGED} ORDER BY document_a, document_b"
             )
-            await conn.execute(f"DELETE FROM {STAGED}")
+        # Deleting them takes another second and a half at 100k documents; the groups are
+        # built meanwhile (they read the published pairs through the other connection).
+        self._clearing = asyncio.create_task(self._stage())
 
     async def _cached(
         self, ids: set[int], cache: OrderedDict[int, AnalysedDocument]
