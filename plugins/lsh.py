@@ -216,13 +216,13 @@ class LshIndex:
         the verification (a document indexed without a sketch always passes)."""
         signature = np.asarray(signature)
         pages, keys = _pages_and_keys(band_hashes(signature.reshape(1, -1), self.num_bands)[0])
-        found: set[int] = set()
-        for page, blob in await self.store.fetchall(
+        stored = await self.store.fetchall(
             f"SELECT page, entries FROM candidate_pages WHERE page IN ({marks(pages)})",
             pages.tolist(),
-        ):
-            entries = np.frombuffer(blob, dtype=ENTRY)
-            found.update(entries["document"][np.isin(entries["key"], keys[pages == page])].tolist())
+        )
+        entries, owner = _entries_of(stored)
+        hit = np.isin(_bucket_ids(owner, entries["key"]), _bucket_ids(pages, keys))
+        found = set(entries["document"][hit].tolist())
         # Read each found document's sketch once; candidate_index also hides the entries of
         # documents deleted since they were indexed.
         own = sketch(signature)
@@ -263,6 +263,21 @@ def verified_pairs(
     return verified(found, ids, sketch(signatures), min_jaccard)
 
 
+def _bucket_ids(pages: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Page and key in one integer (the 48 bits of a bucket hash that the index keeps)."""
+    return (pages.astype(np.int64) << 32) | keys.astype(np.int64)
+
+
+def _entries_of(stored: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of stored (page, blob) rows as one array, and the page of each entry."""
+    entries = np.frombuffer(b"".join(blob for _, blob in stored), dtype=ENTRY)
+    owner = np.repeat(
+        np.fromiter((page for page, _ in stored), dtype=np.int64, count=len(stored)),
+        [len(blob) // ENTRY.itemsize for _, blob in stored],
+    )
+    return entries, owner
+
+
 def _pages_and_keys(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each bucket hash's page (its top PAGE_BITS bits) and key (its low 32 bits)."""
     unsigned = np.asarray(hashes).view(np.uint64)
@@ -280,18 +295,19 @@ async def _rewrite_pages(conn: Any, document_ids: list[int], hashes: np.ndarray)
     width = hashes.shape[1]
     pages, keys = _pages_and_keys(hashes.ravel())
     order = np.argsort(pages, kind="stable")  # a radix sort of 16-bit values: linear
-    # Where each page's new entries start in `order`: page p's are order[starts[p]:starts[p + 1]].
-    starts = np.zeros((1 << PAGE_BITS) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(pages, minlength=1 << PAGE_BITS), out=starts[1:])
+    by_page = pages[order]
     old = await _indexed_buckets(conn, document_ids)
-    touched = np.union1d(pages, _pages_and_keys(old)[0]).astype(np.int64)
+    touched = np.union1d(pages, _pages_and_keys(old)[0])
     ids = np.asarray(document_ids, dtype=np.int64)
     for step in range(0, len(touched), PAGES_PER_STEP):
         wanted = touched[step : step + PAGES_PER_STEP]
-        taken = order[starts[wanted[0]] : starts[wanted[-1] + 1]]
+        taken = order[
+            np.searchsorted(by_page, wanted[0]) : np.searchsorted(by_page, wanted[-1], "right")
+        ]
         added = np.empty(len(taken), dtype=ENTRY)
         added["key"] = keys[taken]
         added["document"] = ids[taken // width]
+        wanted = wanted.astype(np.int64)
         entries, owner = _merged(
             await _read_pages(conn, wanted), ids, added, pages[taken].astype(np.int64)
         )
@@ -316,11 +332,7 @@ def _merged(
     (sorted by page already), as one array sorted by page, and each entry's page."""
     if not stored:
         return added, added_pages
-    kept = np.concatenate([np.frombuffer(blob, dtype=ENTRY) for _, blob in stored])
-    kept_pages = np.repeat(
-        np.asarray([page for page, _ in stored], dtype=np.int64),
-        [len(blob) // ENTRY.itemsize for _, blob in stored],
-    )
+    kept, kept_pages = _entries_of(stored)
     staying = ~np.isin(kept["document"], leaving)
     entries = np.concatenate((kept[staying], added))
     owner = np.concatenate((kept_pages[staying], added_pages))
