@@ -233,7 +233,7 @@ class Analysis:
                     "dupeless_normalise", provider, offload=True, texts=[text for _, text in rows]
                 )
                 updates = [
-                    Normalised(text, len(text.split()), _content_hash(text), document_id)
+                    Normalised(text, word_count(text), _content_hash(text), document_id)
                     for (document_id, _), text in zip(rows, normalised, strict=True)
                 ]
                 await handed.put(updates)
@@ -827,6 +827,32 @@ def _by_component(pairs: np.ndarray) -> np.ndarray:
     graph = coo_matrix((ones, (nodes[:, 0], nodes[:, 1])), shape=(len(ids), len(ids)))
     _, component = connected_components(graph, directed=False)
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0], component[nodes[:, 0]]))]
+
+
+def word_count(text: str) -> int:
+    """`len(text.split())`, without building the words when it need not.
+
+    A normalised text is mostly words between single spaces, and then its spaces are counted:
+    splitting a page into ~450 strings cost 35 µs in a busy host, 3.5 s of its GIL at 100k
+    documents. Any other whitespace (ASCII, or a UTF-8 sequence starting with one of
+    _SPACE_LEADS), a double space or a space at either end takes `split`.
+    """
+    data = text.encode()
+    if (
+        data[:1] != b" "
+        and data[-1:] != b" "
+        and len(data.translate(None, _OTHER_SPACE)) == len(data)
+        and b"  " not in data
+        and not any(lead in data for lead in _SPACE_LEADS)
+    ):
+        return data.count(b" ") + 1 if data else 0
+    return len(text.split())
+
+
+#: ASCII whitespace but the space, and the first UTF-8 byte of every other Unicode whitespace
+#: character (U+0085 and U+00A0: C2; U+1680: E1; U+2000-U+205F: E2; U+3000: E3).
+_OTHER_SPACE = bytes(c for c in range(128) if chr(c).isspace() and c != 0x20)
+_SPACE_LEADS = (b"\xc2", b"\xe1", b"\xe2", b"\xe3")
 
 
 def _content_hash(text: str) -> str:

@@ -4,6 +4,7 @@ third-party scorers, and the one-document check."""
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 
@@ -442,3 +443,15 @@ def test_score_batches_take_the_candidate_graph_component_by_component(monkeypat
     assert sorted(map(tuple, ordered.tolist())) == sorted(map(tuple, pairs.tolist()))
     first = {d for pair in ordered[:3].tolist() for d in pair}
     assert first in ({1, 3, 5}, {2, 4, 6})
+
+
+def test_word_count_is_the_number_of_whitespace_separated_words():
+    from dupeless.core.analysis import word_count
+
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    texts = ["", " ", "a", " a", "a ", "a  b", "ä ö ü", "rechnung 1.234,56 eur"]
+    texts += [f"a{space}b" for space in spaces] + [f"{space}a" for space in spaces]
+    rng = random.Random(4)
+    alphabet = ["a", "ß", "€", " ", *spaces[:8], "\u2003", "\u3000"]
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 12))) for _ in range(5000)]
+    assert [word_count(text) for text in texts] == [len(text.split()) for text in texts]
