@@ -17,6 +17,7 @@ import re
 import unicodedata
 from typing import Any
 
+import numpy as np
 from dupeless.core.hookspecs import hookimpl
 from dupeless.plugins import pool
 
@@ -31,20 +32,37 @@ _ASCII_WORD_BYTES = bytes(
     c if c >= 0x80 or chr(c).isalnum() or chr(c) in _SEPARATORS else 0x20 for c in range(256)
 )
 _ASCII = bytes(range(0x80))
-_LONE_SEPARATOR = re.compile(rb"[.,:/\-](?:(?<![0-9].)|(?![0-9]))")
-_SPACE_RUN = re.compile(rb"  +")
+_SEPARATOR_BYTE = np.zeros(256, dtype=bool)
+_SEPARATOR_BYTE[list(_SEPARATORS.encode())] = True
+_DIGIT_BYTE = np.zeros(256, dtype=bool)
+_DIGIT_BYTE[list(b"0123456789")] = True
+_SPACE = np.uint8(0x20)
+#: Between the texts of a batch in `_finish`: no text has one left (it became a space).
+_END = b"\x00"
 
 
 def normalise(text: str) -> str:
-    """Return the canonical form of one text (see the module docstring for the rules).
+    """Return the canonical form of one text (see the module docstring for the rules)."""
+    return normalise_all([text])[0]
+
+
+def normalise_all(texts: list[str]) -> list[str]:
+    """`normalise` of every text, in this process.
 
     The rule is `_WORD`, but a regex testing every character's Unicode class costs ~100 µs
-    per page; byte translation does the same in a third of that. Non-ASCII characters that
-    are not letters (`€`, `–`) become spaces first; a text with non-ASCII digits, whose
-    separators `_WORD` keeps too, takes the regex.
+    per page: each text's bytes are translated (`_word_bytes`), then the separator and space
+    rules run over the whole batch at once (`_finish`).
     """
-    if not text:
-        return ""
+    ready = [_word_bytes(text) for text in texts]
+    finished = iter(_finish([item for item in ready if isinstance(item, bytes)]))
+    return [next(finished) if isinstance(item, bytes) else item for item in ready]
+
+
+def _word_bytes(text: str) -> bytes | str:
+    """The unified text's UTF-8 bytes with every ASCII byte that is neither a letter, a digit
+    nor a separator made a space, and the non-ASCII characters that are not letters (`€`, `–`)
+    too. A text with non-ASCII digits, whose separators `_WORD` keeps too, comes back
+    finished (a str) by the regex."""
     text = _unified(text)
     data = text.encode()
     if not text.isascii():
@@ -54,10 +72,24 @@ def normalise(text: str) -> str:
         for character in others:
             if not character.isalnum():  # UTF-8 matches only at character boundaries
                 data = data.replace(character.encode(), b" ")
-    data = _LONE_SEPARATOR.sub(b" ", data.translate(_ASCII_WORD_BYTES))
-    # Every ASCII byte left that is not a word's is a space now: collapse the runs (a third
-    # faster than split and join).
-    return _SPACE_RUN.sub(b" ", data).strip(b" ").decode()
+    return data.translate(_ASCII_WORD_BYTES)
+
+
+def _finish(texts: list[bytes]) -> list[str]:
+    """`_word_bytes` texts finished: a separator not between two ASCII digits becomes a space,
+    runs of spaces one space, and the ends are trimmed. numpy does it for the batch joined by
+    _END, where two byte regexes per text took 40 µs a page."""
+    if not texts:
+        return []
+    codes = np.frombuffer(_END.join(texts), dtype=np.uint8)
+    digit = _DIGIT_BYTE[codes]
+    lone = _SEPARATOR_BYTE[codes]
+    lone[1:-1] &= ~(digit[:-2] & digit[2:])
+    codes = np.where(lone, _SPACE, codes)
+    space = codes == _SPACE
+    kept = np.ones(len(codes), dtype=bool)
+    kept[1:] = ~(space[1:] & space[:-1])
+    return [part.strip(b" ").decode() for part in codes[kept].tobytes().split(_END)]
 
 
 def _unified(text: str) -> str:
@@ -82,11 +114,6 @@ def word_count(text: str) -> int:
 def content_hash(normalised: str) -> str:
     """SHA-256 hex of the normalised text: equal hashes are the exact-duplicate tier."""
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
-
-
-def normalise_all(texts: list[str]) -> list[str]:
-    """`normalise` of every text, in this process."""
-    return [normalise(text) for text in texts]
 
 
 @hookimpl
