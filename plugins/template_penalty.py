@@ -442,7 +442,11 @@ def _sorted(values: Any) -> list[str]:
 
 
 def _edits(x: str, y: str) -> int:
-    return 1 if _contained(x, y) else _distance(x, y)
+    """The edit distance of two values, 1 if one contains the other (see `_closest_pairs`).
+    Containment can only lower a distance when the lengths differ by two or more."""
+    if abs(len(x) - len(y)) >= 2 and _contained(x, y):
+        return 1
+    return _distance(x, y)
 
 
 def _contained(x: str, y: str) -> bool:
