@@ -277,7 +277,7 @@ def _compare(
             matched_why[category] = _sorted(left)
             continue
         matched = left & right
-        left_only, right_only = _sorted(left - matched), _sorted(right - matched)
+        left_only, right_only = _sorted(left - right), _sorted(right - left)
         weight = CATEGORY_WEIGHT[category]
         close = []
         if left_only and right_only:
@@ -298,7 +298,7 @@ def _compare(
         if close:
             near_why[category] = close
         if left_only or right_only:
-            differing_why[category] = {"a": _sorted(left_only), "b": _sorted(right_only)}
+            differing_why[category] = {"a": left_only, "b": right_only}  # sorted still
     if not features:
         return 0.0, explanation
     cost = conflicts + EXTRA_COST * extras
@@ -409,16 +409,17 @@ def _closest_pairs(left: list[str], right: list[str]) -> list[tuple[str, str, in
         return [(left[0], right[0], _edits(left[0], right[0]))]
     flat = _edit_matrix(left, right)
     width = len(right)
+    wanted = min(len(left), width)
     # Closest first; a stable sort keeps ties in (left, right) order, as the values are sorted.
     pairs, used_left, used_right = [], set(), set()
     for index in sorted(range(len(flat)), key=flat.__getitem__):
         i, j = divmod(index, width)
         if i not in used_left and j not in used_right:
             pairs.append((left[i], right[j], flat[index]))
+            if len(pairs) == wanted:
+                break
             used_left.add(i)
             used_right.add(j)
-            if len(pairs) == len(left) or len(pairs) == width:
-                break
     return pairs
 
 
@@ -432,11 +433,12 @@ def _edit_matrix(left: list[str], right: list[str]) -> list[int]:
         return [_edits(x, y) for x in left for y in right]
     distances = process.cdist(left, right, scorer=_distance, dtype=np.int32, workers=1)
     flat = distances.ravel().tolist()
-    lengths = [len(value) for value in left] + [len(value) for value in right]
-    if max(lengths) - min(lengths) >= 2:
+    widths = [len(value) for value in right]
+    if max(map(len, left)) - min(widths) >= 2 or max(widths) - min(map(len, left)) >= 2:
         for i, x in enumerate(left):
+            size = len(x)
             for j, y in enumerate(right):
-                if abs(len(x) - len(y)) >= 2 and _contained(x, y):
+                if abs(size - widths[j]) >= 2 and _contained(x, y):
                     flat[i * len(right) + j] = 1
     return flat
 
