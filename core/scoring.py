@@ -125,29 +125,30 @@ def score_pairs(
 def rescore(score: PairScore, weights: Weights) -> PairScore:
     """The same pair under new weights, from its stored components alone."""
     return _pair_score(
-        score.a, score.b, score.similarities, score.penalties, score.exact, weights,
-        score.explanations,
+        score.a, score.b, dict(score.similarities), dict(score.penalties), score.exact, weights,
+        dict(score.explanations),
     )  # fmt: skip
 
 
 def _pair_score(
     a: int,
     b: int,
-    similarities: Mapping[str, float],
-    penalties: Mapping[str, float],
+    similarities: dict[str, float],
+    penalties: dict[str, float],
     exact: bool,
     weights: Weights,
-    explanations: Mapping[str, Any],
+    explanations: dict[str, Any],
 ) -> PairScore:
+    """The PairScore of these components, which it keeps (the caller hands over new dicts)."""
     confidence = 1.0 if exact else combine(similarities, penalties, weights)
     return PairScore(
         a=min(a, b),
         b=max(a, b),
         confidence=confidence,
-        similarities=dict(similarities),
-        penalties=dict(penalties),
+        similarities=similarities,
+        penalties=penalties,
         exact=exact,
-        explanations=dict(explanations),
+        explanations=explanations,
     )
 
 
