@@ -292,7 +292,7 @@ class Analysis:
             hashes = sorted({row.content_hash for row in rows}.difference(known))
             if hashes:
                 known.update(
-                    (content_hash, np.frombuffer(signature, dtype=np.int64))
+                    (content_hash, _signature_of(signature, self.dedup.num_permutations))
                     for content_hash, signature in await self.store.fetchall(
                         "SELECT content_hash, signature FROM signatures"
                         f" WHERE algorithm = ? AND content_hash IN ({marks(hashes)})",
@@ -317,8 +317,8 @@ class Analysis:
             for row, signature in zip(missing, values, strict=True):
                 signed[row.document_id] = known[row.content_hash] = signature
             stored = [
-                (row.content_hash, key, signature.tobytes())
-                for row, signature in zip(missing, values, strict=True)
+                (row.content_hash, key, blob)
+                for row, blob in zip(missing, _signature_blobs(values), strict=True)
             ]
             await writes.put(functools.partial(self._store_signatures, stored))
             self.result.signatures_computed += len(missing)
@@ -562,7 +562,7 @@ class Analysis:
                     title=row["title"],
                     word_count=row["word_count"],
                     signature=(
-                        np.frombuffer(row["signature"], dtype=np.int64)
+                        _signature_of(row["signature"], self.dedup.num_permutations)
                         if row["signature"] is not None
                         and row["word_count"] >= self.dedup.min_words
                         else None
@@ -853,6 +853,25 @@ def word_count(text: str) -> int:
 #: character (U+0085 and U+00A0: C2; U+1680: E1; U+2000-U+205F: E2; U+3000: E3).
 _OTHER_SPACE = bytes(c for c in range(128) if chr(c).isspace() and c != 0x20)
 _SPACE_LEADS = (b"\xc2", b"\xe1", b"\xe2", b"\xe3")
+
+
+def _signature_blobs(values: np.ndarray) -> list[bytes]:
+    """Each signature row as stored: as 32-bit integers when all its values fit (the built-in
+    signature's do, except in the bins a short text leaves empty), else as 64-bit ones. Half
+    the bytes make three signatures a page instead of two: 100 MB less to write at 100k."""
+    fits = ((values >= 0) & (values <= 0xFFFF_FFFF)).all(axis=1)
+    narrow = values.astype("<u4")
+    return [
+        narrow[row].tobytes() if fit else values[row].astype("<i8").tobytes()
+        for row, fit in enumerate(fits.tolist())
+    ]
+
+
+def _signature_of(blob: bytes, width: int) -> np.ndarray:
+    """A stored signature of `width` values back as int64 (see `_signature_blobs`)."""
+    if len(blob) == 4 * width:
+        return np.frombuffer(blob, dtype="<u4").astype(np.int64)
+    return np.frombuffer(blob, dtype="<i8")
 
 
 def _content_hash(text: str) -> str:

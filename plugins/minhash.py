@@ -13,6 +13,7 @@ document instead of O(shingles x permutations) for classic MinHash, with the sam
 the share of equal bins estimates the Jaccard similarity. Empty bins (short texts) are densified
 by rotation (Shrivastava & Li 2014): an empty bin copies the next non-empty bin to its right,
 offset by the distance, so two texts agree on it exactly when they agree on the bin it copied.
+Every value fits in 32 bits (the host stores signatures in half the bytes then).
 Everything runs on the whole batch at once; there is no per-shingle Python code.
 """
 
@@ -26,7 +27,7 @@ from dupeless.core.hookspecs import hookimpl
 from dupeless.core.hookspecs.signature import SignatureParams, Signatures
 from dupeless.plugins.pool import pool_map
 
-VERSION = "1"
+VERSION = "2"
 SEED = 0x5EED_D0C5
 #: Texts shingled at once: each batch's arrays (~1 MB at 64 pages) stay in a core's L2 cache;
 #: 1,000 at once made every numpy pass stream from memory and signing 40 % slower.
@@ -37,6 +38,8 @@ _MULTI_FOLDS = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("ii", "u"))
 _MULTI_FOLDS_BYTES = tuple((pair.encode(), single.encode()) for pair, single in _MULTI_FOLDS)
 _FOLD_BYTES = bytes.maketrans(b"01i58c|", b"ollsbel")
 _BIN_SHIFT = np.uint64(32)
+_DISTANCE_STEP = np.int64(0x9E3779B1)
+_LOW32_INT = np.int64(0xFFFF_FFFF)
 _LOW32 = np.uint64(0xFFFF_FFFF)
 _SPACE = re.compile(r"\s")
 _ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())  # what str.split() splits on
@@ -211,7 +214,10 @@ def _densify(signatures: np.ndarray) -> np.ndarray:
     blank = source >= 2 * width  # a text without any shingle
     source = np.minimum(source, 2 * width - 1)
     distance = source - np.arange(width)
-    dense = np.take_along_axis(doubled, source, axis=1) + (distance << 32)
+    # Offset by the distance within 32 bits (an odd step: a distinct offset per distance), so
+    # every value fits in 32 bits and the host stores half the bytes (version 2; version 1
+    # added distance << 32).
+    dense = (np.take_along_axis(doubled, source, axis=1) + distance * _DISTANCE_STEP) & _LOW32_INT
     dense[blank] = EMPTY
     return dense
 

@@ -455,3 +455,21 @@ def test_word_count_is_the_number_of_whitespace_separated_words():
     alphabet = ["a", "ß", "€", " ", *spaces[:8], "\u2003", "\u3000"]
     texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 12))) for _ in range(5000)]
     assert [word_count(text) for text in texts] == [len(text.split()) for text in texts]
+
+
+async def test_signatures_are_stored_in_32_bits_when_they_fit(store, settings, library):
+    from dupeless.core.analysis import _signature_blobs, _signature_of
+
+    values = np.array([[1, 2**32 - 1, 0], [-1, 5, 6], [2**40, 1, 2]], dtype=np.int64)
+    blobs = _signature_blobs(values)
+    assert [len(blob) for blob in blobs] == [12, 24, 24]
+    assert all(
+        np.array_equal(_signature_of(b, 3), row) for b, row in zip(blobs, values, strict=True)
+    )
+
+    await sync(store, library(record(1, LETTER), record(2, scan(LETTER)), record(3, OTHER)), "j")
+    await analyse(store, settings)
+    lengths = {row[0] for row in await store.fetchall("SELECT length(signature) FROM signatures")}
+    assert lengths == {4 * settings.dedup.num_permutations}  # the built-in's values always fit
+    groups = [group["members"] for group in (await groups_of(store)).values()]
+    assert groups == [[1, 2]]  # read back as computed

@@ -80,6 +80,7 @@ def test_pair_estimates_match_row_by_row():
 def test_short_and_empty_texts_densify():
     values = signatures(["abcdef", ""], 64).values
     assert (values[0] != EMPTY).all()
+    assert (values[0] >= 0).all() and (values[0] < 2**32).all()  # filled bins stay 32-bit
     assert (values[1] == EMPTY).all()
 
 
