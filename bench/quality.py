@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 
 import numpy as np
+from dupeless.core.analysis import content_hash, word_count
 from dupeless.core.corpus import Corpus, generate_corpus
 from dupeless.core.grouping import build_groups
 from dupeless.core.hookspecs.score import ScoreComponent
@@ -27,7 +28,7 @@ from dupeless.plugins import lsh, minhash
 from dupeless.plugins.fuzzy import fuzzy_values, hopeless_pairs
 from dupeless.plugins.jaccard import jaccard_values
 from dupeless.plugins.metadata_scorer import metadata_similarity
-from dupeless.plugins.ocr_normaliser import content_hash, dupeless_normalise, word_count
+from dupeless.plugins.ocr_normaliser import dupeless_normalise
 from dupeless.plugins.template_penalty import ensure_features, penalties
 
 SCORERS = ("jaccard", "fuzzy", "template_penalty", "metadata")

@@ -233,7 +233,7 @@ class Analysis:
                     "dupeless_normalise", provider, offload=True, texts=[text for _, text in rows]
                 )
                 updates = [
-                    Normalised(text, word_count(text), _content_hash(text), document_id)
+                    Normalised(text, word_count(text), content_hash(text), document_id)
                     for (document_id, _), text in zip(rows, normalised, strict=True)
                 ]
                 await handed.put(updates)
@@ -874,7 +874,8 @@ def _signature_of(blob: bytes, width: int) -> np.ndarray:
     return np.frombuffer(blob, dtype="<i8")
 
 
-def _content_hash(text: str) -> str:
+def content_hash(text: str) -> str:
+    """SHA-256 hex of a normalised text (equal hashes are the exact tier); "" for no text."""
     return hashlib.sha256(text.encode()).hexdigest() if text else ""
 
 

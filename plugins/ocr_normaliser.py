@@ -12,7 +12,6 @@ the raw content, where currency signs and month names with their dots are still 
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from typing import Any
@@ -104,16 +103,6 @@ def _rejoin(match: re.Match[str]) -> str:
     text = match.string
     letters = start > 0 and end < len(text) and text[start - 1].isalpha() and text[end].isalpha()
     return "" if letters else " "
-
-
-def word_count(text: str) -> int:
-    """Number of whitespace-separated words (of the normalised text, or of raw content)."""
-    return len(text.split())
-
-
-def content_hash(normalised: str) -> str:
-    """SHA-256 hex of the normalised text: equal hashes are the exact-duplicate tier."""
-    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
 
 
 @hookimpl

@@ -1,4 +1,5 @@
-from dupeless.plugins.ocr_normaliser import content_hash, dupeless_normalise, normalise, word_count
+from dupeless.core.analysis import content_hash, word_count
+from dupeless.plugins.ocr_normaliser import dupeless_normalise, normalise
 
 
 def test_unicode_case_and_hyphenation_fold_to_one_form():

@@ -7,6 +7,7 @@ import attrs
 import numpy as np
 import orjson
 import pytest
+from dupeless.core.analysis import content_hash
 from dupeless.core.config import DedupSettings
 from dupeless.core.corpus import generate_corpus
 from dupeless.core.hookspecs.score import ScoreComponent
@@ -15,7 +16,7 @@ from dupeless.core.scoring import Weights, combine, rescore, score_pairs, to_jso
 from dupeless.plugins import fuzzy, jaccard, metadata_scorer
 from dupeless.plugins.batch_memo import REMEMBERED
 from dupeless.plugins.minhash import char_agreement, signatures
-from dupeless.plugins.ocr_normaliser import content_hash, normalise
+from dupeless.plugins.ocr_normaliser import normalise
 from dupeless.plugins.template_penalty import (
     _DIGIT_RUNS,
     CDIST_MIN,
