@@ -4,7 +4,8 @@ A parameter is declared once (`Param`, `Body`) next to its handler; the same dec
 the request, produces the 400 VALIDATION_FAILED details naming each bad field, and is published
 in openapi.json. Query strings are coerced by the schema's type before validation, so `limit=abc`
 and `limit=0` both answer with `{"field": "limit", "message": ...}`. Unknown query parameters are
-refused too: a misspelt filter must not silently return everything.
+refused too: a misspelt filter must not silently return everything. So is a parameter given
+twice (`?wait=x&wait=1`): none is a list, and taking one of the values would hide the other.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from attrs import frozen
+from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 
 from ..core.errors import InvalidValues
@@ -114,6 +116,9 @@ def parse_params(
             Problem(name, "is not a known parameter") for name in raw if name not in declared
         ]
     for name, param in declared.items():
+        if isinstance(raw, ImmutableMultiDict) and len(raw.getlist(name)) > 1:
+            problems.append(Problem(name, "must be given once"))  # no parameter is a list
+            continue
         text = raw.get(name)
         if text is None:
             if param.required:

@@ -91,6 +91,7 @@ async def test_without_a_configured_key_nothing_is_asked(api):
         ("offset=-1", "offset", "must be between 0 and 9223372036854775807"),
         ("processingStatus=done", "processingStatus", "must be one of pending, completed"),
         ("limitt=5", "limitt", "is not a known parameter"),
+        ("limit=abc&limit=5", "limit", "must be given once"),
     ],
 )
 async def test_bad_query_parameters_name_the_field(api, query, field, message):
